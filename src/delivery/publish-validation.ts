@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { ErrorCode, type ProtocolError } from '../protocol/error-code.js';
+import { EVENT_NAME_PATTERN, RESERVED_EVENT_NAMES } from '../protocol/limits.js';
+import { DEFAULT_EVENT } from '../protocol/publish-request.js';
+import { roomNameSchema } from './room-name.js';
+
+/** A publish request that passed validation, with defaults applied. */
+export interface ValidPublish {
+  room: string | null;
+  event: string;
+  data: unknown;
+}
+
+/** The outcome of {@link validatePublish}. */
+export type PublishValidation =
+  | { ok: true; publish: ValidPublish }
+  | { ok: false; error: ProtocolError };
+
+const eventNameSchema = z
+  .string({ error: 'event must be a string' })
+  .regex(
+    EVENT_NAME_PATTERN,
+    'event must be 1-64 characters of letters, digits, ":", "_", "." or "-"',
+  )
+  .refine((name) => !RESERVED_EVENT_NAMES.has(name), {
+    error: (issue) => `event "${String(issue.input)}" is reserved`,
+  });
+
+/** Unknown keys are rejected: a misspelt `room` must not turn into a broadcast to everyone. */
+const publishSchema = z.strictObject(
+  {
+    room: roomNameSchema.nullish(),
+    event: eventNameSchema.optional(),
+    data: z.unknown().refine((value) => value !== undefined, 'data is required'),
+  },
+  { error: 'unknown field in publish request' },
+);
+
+const CODE_BY_FIELD: Readonly<Record<string, ErrorCode>> = {
+  room: ErrorCode.InvalidRoom,
+  event: ErrorCode.InvalidEvent,
+  data: ErrorCode.InvalidData,
+};
+
+/**
+ * Checks a publish request from any source (socket or HTTP) and applies defaults.
+ *
+ * @param input - the untrusted request, as decoded from the wire.
+ * @param maxBytes - the largest accepted request, measured as its JSON encoding.
+ */
+export function validatePublish(input: unknown, maxBytes: number): PublishValidation {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return failure(
+      ErrorCode.BadRequest,
+      'publish request must be an object like { room?, event?, data }',
+    );
+  }
+  const size = jsonSize(input);
+  if (size === undefined) {
+    return failure(ErrorCode.InvalidData, 'publish request cannot be encoded as JSON');
+  }
+  if (size > maxBytes) {
+    return failure(
+      ErrorCode.PayloadTooLarge,
+      `publish request is ${size} bytes, over the limit of ${maxBytes} bytes`,
+    );
+  }
+  const parsed = publishSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.code === 'unrecognized_keys' ? undefined : issue?.path[0];
+    const code = (typeof field === 'string' && CODE_BY_FIELD[field]) || ErrorCode.BadRequest;
+    const message =
+      issue?.code === 'unrecognized_keys'
+        ? `unknown field(s) ${issue.keys.map((key) => `"${key}"`).join(', ')}; expected room, event, data`
+        : (issue?.message ?? 'invalid publish request');
+    return failure(code, message);
+  }
+  const { room, event, data } = parsed.data;
+  return { ok: true, publish: { room: room ?? null, event: event ?? DEFAULT_EVENT, data } };
+}
+
+function jsonSize(value: unknown): number | undefined {
+  try {
+    const json = JSON.stringify(value);
+    return json === undefined ? undefined : Buffer.byteLength(json);
+  } catch {
+    return undefined;
+  }
+}
+
+function failure(code: ErrorCode, message: string): PublishValidation {
+  return { ok: false, error: { code, message } };
+}

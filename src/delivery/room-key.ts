@@ -1,0 +1,12 @@
+/**
+ * Socket.IO puts every socket in a room named after its own id. Subscriber rooms live under a
+ * prefix that no socket id can carry (socket ids never contain `:` followed by this word), so a
+ * client subscribing to a room named like someone's socket id never receives that socket's
+ * private traffic.
+ */
+const ROOM_PREFIX = 'room:';
+
+/** The adapter-level room that holds the subscribers of the public room `name`. */
+export function roomKey(name: string): string {
+  return ROOM_PREFIX + name;
+}

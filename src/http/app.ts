@@ -1,0 +1,42 @@
+import express, { type Express } from 'express';
+import type { ClusterLink } from '../cluster/cluster-link.js';
+import type { Config } from '../config/config.js';
+import type { Publisher } from '../delivery/publisher.js';
+import type { Logger } from '../observability/logger.js';
+import { cors } from './cors.js';
+import { errorHandler, notFound } from './error-handler.js';
+import { healthRoutes } from './health-routes.js';
+import { publishRoute } from './publish-route.js';
+
+/** What the HTTP application is built from. */
+export interface HttpAppDeps {
+  config: Config;
+  publisher: Publisher;
+  link: ClusterLink;
+  logger: Logger;
+  isShuttingDown: () => boolean;
+}
+
+/** The node's express application: health, readiness and the publish API. */
+export function createHttpApp({
+  config,
+  publisher,
+  link,
+  logger,
+  isShuttingDown,
+}: HttpAppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(cors(config.corsOrigins));
+  app.use(healthRoutes({ nodeId: config.nodeId, link, isShuttingDown }));
+  app.use(
+    publishRoute({
+      publisher,
+      apiKey: config.publishApiKey,
+      maxPayloadBytes: config.maxPayloadBytes,
+    }),
+  );
+  app.use(notFound);
+  app.use(errorHandler(logger));
+  return app;
+}

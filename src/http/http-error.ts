@@ -1,0 +1,18 @@
+import type { ErrorCode } from '../protocol/error-code.js';
+
+/** An error that becomes an HTTP response `status` with body `{ error: { code, message } }`. */
+export class HttpError extends Error {
+  /**
+   * @param status - the HTTP status code.
+   * @param code - the protocol error code.
+   * @param message - a human-readable reason, sent to the client.
+   */
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}

@@ -1,0 +1,56 @@
+import express, { Router } from 'express';
+import { requireApiKey } from '../auth/api-key.js';
+import type { Publisher } from '../delivery/publisher.js';
+import { ErrorCode } from '../protocol/error-code.js';
+import { HttpError } from './http-error.js';
+
+/** What the publish route needs. */
+export interface PublishRouteDeps {
+  publisher: Publisher;
+  apiKey: string;
+  maxPayloadBytes: number;
+}
+
+/** HTTP status for each publish refusal that is not the client's fault. */
+const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
+  [ErrorCode.PayloadTooLarge]: 413,
+  [ErrorCode.Unavailable]: 503,
+};
+
+/**
+ * `POST /api/publish` with `Authorization: Bearer <key>` and a JSON body `{ room?, event?, data }`:
+ * 202 `{ id }` once the message is handed to the cluster; 400, 401, 413, 415 or 503 with
+ * `{ error: { code, message } }` otherwise.
+ */
+export function publishRoute({ publisher, apiKey, maxPayloadBytes }: PublishRouteDeps): Router {
+  const router = Router();
+  router.post(
+    '/api/publish',
+    requireApiKey(apiKey),
+    (req, _res, next) => {
+      if (!req.is('application/json')) {
+        next(
+          new HttpError(
+            415,
+            ErrorCode.UnsupportedMediaType,
+            'Content-Type must be application/json',
+          ),
+        );
+        return;
+      }
+      next();
+    },
+    express.json({ limit: maxPayloadBytes, strict: false }),
+    (req, res, next) => {
+      const result = publisher.publish(req.body);
+      if (!result.ok) {
+        const status = STATUS_BY_CODE[result.error.code] ?? 400;
+        if (status === 503) res.set('Retry-After', '1');
+        next(new HttpError(status, result.error.code, result.error.message));
+        return;
+      }
+      res.status(202).json({ id: result.envelope.id });
+    },
+  );
+  return router;
+}

@@ -1,0 +1,45 @@
+import { loadConfig } from './config/config.js';
+import { exitGracefullyOnSignals } from './lifecycle/graceful-shutdown.js';
+import { createLogger } from './observability/logger.js';
+import { createPushServer } from './server.js';
+
+const result = loadConfig(process.env);
+if (!result.ok) {
+  for (const problem of result.problems) process.stderr.write(`config error: ${problem}\n`);
+  process.exit(1);
+}
+const { config } = result;
+const logger = createLogger(config.nodeId, config.logLevel);
+
+process.on('uncaughtException', (error) => {
+  logger.fatal({ err: error }, 'uncaught exception; exiting');
+  process.exit(1);
+});
+process.on('unhandledRejection', (reason) => {
+  logger.fatal({ err: reason }, 'unhandled promise rejection; exiting');
+  process.exit(1);
+});
+
+const server = createPushServer(config, logger);
+exitGracefullyOnSignals(() => server.close(), logger);
+
+if (config.publishApiKeyGenerated) {
+  logger.warn(
+    { publishApiKey: config.publishApiKey },
+    'PUBLISH_API_KEY is unset: generated this key for POST /api/publish (set PUBLISH_API_KEY to choose one)',
+  );
+}
+if (config.redisUrl === undefined) {
+  logger.info('REDIS_URL is unset: single node with the in-memory adapter (no cluster fan-out)');
+}
+
+try {
+  const port = await server.listen();
+  logger.info(
+    { port, cluster: server.link.kind, maxPayloadBytes: config.maxPayloadBytes },
+    'push node listening',
+  );
+} catch (error) {
+  logger.fatal({ err: error, port: config.port }, 'cannot listen');
+  process.exit(1);
+}

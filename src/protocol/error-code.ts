@@ -1,0 +1,39 @@
+/**
+ * Machine-readable error codes carried in negative acks (`{ ok: false, error }`) and in HTTP error
+ * bodies (`{ error }`).
+ */
+export const ErrorCode = {
+  /** The request is not an object of the expected shape. */
+  BadRequest: 'bad_request',
+  /** A room name is missing or not 1–128 characters of `[A-Za-z0-9:_.-]`. */
+  InvalidRoom: 'invalid_room',
+  /** An event name is not 1–64 characters of `[A-Za-z0-9:_.-]`, or is reserved. */
+  InvalidEvent: 'invalid_event',
+  /** The payload (`data`) is missing or cannot be serialized. */
+  InvalidData: 'invalid_data',
+  /** The request is larger than `MAX_PAYLOAD_BYTES`. */
+  PayloadTooLarge: 'payload_too_large',
+  /** The connection already holds the maximum number of rooms. */
+  TooManyRooms: 'too_many_rooms',
+  /** The event name sent by the client is not part of the protocol. */
+  UnknownEvent: 'unknown_event',
+  /** Missing or wrong credentials. */
+  Unauthorized: 'unauthorized',
+  /** The HTTP request body is not `application/json`. */
+  UnsupportedMediaType: 'unsupported_media_type',
+  /** No such HTTP route. */
+  NotFound: 'not_found',
+  /** The node cannot reach the cluster bus (Redis) right now; retry later. */
+  Unavailable: 'unavailable',
+  /** An unexpected server-side failure. */
+  Internal: 'internal',
+} as const;
+
+/** One of the {@link ErrorCode} values. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The error object carried by negative acks and HTTP error bodies. */
+export interface ProtocolError {
+  code: ErrorCode;
+  message: string;
+}

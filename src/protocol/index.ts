@@ -1,0 +1,17 @@
+export type { AckFailure, PublishAck, RoomAck } from './ack.js';
+export type { Envelope } from './envelope.js';
+export { ErrorCode, type ProtocolError } from './error-code.js';
+export {
+  CLIENT_EVENT_NAMES,
+  type ClientToServerEvents,
+  type EnvelopeEvents,
+  type ServerToClientEvents,
+  type Welcome,
+} from './events.js';
+export {
+  EVENT_NAME_PATTERN,
+  MAX_ROOMS_PER_CONNECTION,
+  RESERVED_EVENT_NAMES,
+  ROOM_NAME_PATTERN,
+} from './limits.js';
+export { DEFAULT_EVENT, type PublishRequest } from './publish-request.js';

@@ -1,0 +1,77 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ClusterLink } from './cluster/cluster-link.js';
+import { createClusterLink } from './cluster/create-cluster-link.js';
+import type { Config } from './config/config.js';
+import { Publisher } from './delivery/publisher.js';
+import { createHttpApp } from './http/app.js';
+import { stampNodeId } from './http/node-id-header.js';
+import type { Logger } from './observability/logger.js';
+import { handleConnection } from './realtime/connection-handler.js';
+import type { PushIo } from './realtime/push-io.js';
+import { attachSocketServer, createSocketServer } from './realtime/socket-server.js';
+
+/** One node of the push cluster: HTTP API, Socket.IO and the cluster link on one port. */
+export interface PushServer {
+  readonly io: PushIo;
+  readonly httpServer: HttpServer;
+  readonly link: ClusterLink;
+  readonly publisher: Publisher;
+  /** Starts listening on `config.port` (0 picks a free port); resolves with the bound port. */
+  listen(host?: string): Promise<number>;
+  /**
+   * Stops accepting, disconnects every client (they reconnect elsewhere), closes the adapter and
+   * the Redis connections. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** Builds one node from its configuration; nothing listens until {@link PushServer.listen}. */
+export function createPushServer(config: Config, logger: Logger): PushServer {
+  const link = createClusterLink(config.redisUrl, logger);
+  const io = createSocketServer(config);
+  link.attach(io);
+  const publisher = new Publisher(io, link, config.nodeId, config.maxPayloadBytes);
+  let closing: Promise<void> | undefined;
+  const app = createHttpApp({
+    config,
+    publisher,
+    link,
+    logger,
+    isShuttingDown: () => closing !== undefined,
+  });
+  // Socket.IO wraps the server's existing request handler (the app) and keeps /socket.io/ for itself.
+  const httpServer = createServer(app);
+  attachSocketServer(io, httpServer, config, logger);
+  stampNodeId(httpServer, config.nodeId);
+
+  io.on('connection', (socket) =>
+    handleConnection(socket, { nodeId: config.nodeId, publisher, logger }),
+  );
+
+  return {
+    io,
+    httpServer,
+    link,
+    publisher,
+    listen(host?: string) {
+      return new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(config.port, host, () => {
+          httpServer.off('error', reject);
+          resolve((httpServer.address() as AddressInfo).port);
+        });
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        const socketsClosed = io.close();
+        // Keep-alive connections idle between requests must not hold the server open.
+        httpServer.closeIdleConnections();
+        await socketsClosed;
+        await link.close();
+      })();
+      return closing;
+    },
+  };
+}
