@@ -1,0 +1,281 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type InProcessNode, startNode } from '../support/in-process-cluster.js';
+import { connectClient, settle, subscribe, type TestClient } from '../support/test-client.js';
+
+const API_KEY = 'embedded-test-publish-key';
+const MAX_PAYLOAD_BYTES = 4096;
+
+let node: InProcessNode;
+const clients: TestClient[] = [];
+const connect = async (transports?: Array<'polling' | 'websocket'>) => {
+  const client = await connectClient(node.url, { transports });
+  clients.push(client);
+  return client;
+};
+
+const publishHttp = (body: string, headers: Record<string, string> = {}) =>
+  fetch(`${node.url}/api/publish`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${API_KEY}`,
+      'content-type': 'application/json',
+      ...headers,
+    },
+    body,
+  });
+
+beforeAll(async () => {
+  node = await startNode({
+    NODE_ID: 'solo',
+    PUBLISH_API_KEY: API_KEY,
+    MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD_BYTES),
+  });
+});
+
+afterAll(async () => {
+  for (const client of clients) client.close();
+  await node.server.close();
+});
+
+describe('socket protocol on a single node (in-memory adapter)', () => {
+  it('welcomes every connection with its node and socket id', async () => {
+    const client = await connect();
+    expect(client.node).toBe('solo');
+    expect(client.sid).toBe(client.socket.id);
+  });
+
+  it('delivers a publish to the room subscribers only, once each, sender included', async () => {
+    const [a, b, outsider] = await Promise.all([connect(), connect(['websocket']), connect()]);
+    await subscribe(a, 'chat:1');
+    await subscribe(b, 'chat:1');
+    const ack = await a.socket.emitWithAck('publish', {
+      room: 'chat:1',
+      event: 'chat.message',
+      data: { text: 'hello' },
+    });
+    expect(ack).toEqual({ ok: true, id: expect.any(String) });
+    if (!ack.ok) return;
+    await settle();
+    for (const client of [a, b]) {
+      expect(client.received).toEqual([
+        {
+          event: 'chat.message',
+          envelope: {
+            id: ack.id,
+            room: 'chat:1',
+            data: { text: 'hello' },
+            node: 'solo',
+            ts: expect.any(Number),
+          },
+        },
+      ]);
+    }
+    expect(outsider.received).toEqual([]);
+  });
+
+  it('sends a publish without room to everyone, under "message" by default', async () => {
+    const [a, b] = await Promise.all([connect(), connect()]);
+    const ack = await a.socket.emitWithAck('publish', { data: 42 });
+    if (!ack.ok) throw new Error(ack.error.message);
+    await settle();
+    for (const client of [a, b]) {
+      expect(client.received.map((r) => [r.event, r.envelope.room, r.envelope.data])).toEqual([
+        ['message', null, 42],
+      ]);
+    }
+  });
+
+  it('stops delivering after unsubscribe', async () => {
+    const client = await connect();
+    await subscribe(client, 'news');
+    expect(await client.socket.emitWithAck('unsubscribe', 'news')).toEqual({
+      ok: true,
+      room: 'news',
+    });
+    await client.socket.emitWithAck('publish', { room: 'news', data: 'late' });
+    await settle();
+    expect(client.received).toEqual([]);
+  });
+
+  it('answers bad input with a coded negative ack and broadcasts nothing', async () => {
+    const [client, listener] = await Promise.all([connect(), connect()]);
+    await subscribe(listener, 'r');
+    const cases: Array<[string, unknown, string]> = [
+      ['subscribe', '', 'invalid_room'],
+      ['subscribe', 'bad room!', 'invalid_room'],
+      ['subscribe', { room: 'r' }, 'invalid_room'],
+      ['unsubscribe', 7, 'invalid_room'],
+      ['publish', 'not an object', 'bad_request'],
+      ['publish', { room: 'r' }, 'invalid_data'],
+      ['publish', { room: 'r', event: 'disconnect', data: 1 }, 'invalid_event'],
+      ['publish', { room: 'r', event: 'welcome', data: 1 }, 'invalid_event'],
+      ['publish', { rooom: 'r', data: 1 }, 'bad_request'],
+      ['publish', { room: 'r', data: 'x'.repeat(MAX_PAYLOAD_BYTES) }, 'payload_too_large'],
+    ];
+    const socket = client.socket as unknown as {
+      emitWithAck(event: string, arg: unknown): Promise<unknown>;
+    };
+    for (const [event, arg, code] of cases) {
+      const ack = await socket.emitWithAck(event, arg);
+      expect(ack, `${event} ${JSON.stringify(arg).slice(0, 60)}`).toEqual({
+        ok: false,
+        error: { code, message: expect.any(String) },
+      });
+    }
+    await settle();
+    expect(listener.received).toEqual([]);
+    expect(client.socket.connected).toBe(true);
+  });
+
+  it('rejects unknown events that ask for an ack', async () => {
+    const client = await connect();
+    const socket = client.socket as unknown as {
+      emitWithAck(event: string, ...args: unknown[]): Promise<unknown>;
+    };
+    expect(await socket.emitWithAck('join', 'room')).toMatchObject({
+      ok: false,
+      error: { code: 'unknown_event' },
+    });
+  });
+
+  it('survives events without ack, without arguments, or with an ack in the wrong place', async () => {
+    const client = await connect();
+    const socket = client.socket as unknown as {
+      emit(event: string, ...args: unknown[]): void;
+      emitWithAck(event: string, ...args: unknown[]): Promise<unknown>;
+    };
+    socket.emit('subscribe');
+    socket.emit('publish');
+    socket.emit('publish', { data: 1 }, 'not-a-function');
+    socket.emit('unknown-without-ack', 1, 2, 3);
+    const misplaced = await socket.emitWithAck('subscribe');
+    expect(misplaced).toMatchObject({ ok: false, error: { code: 'invalid_room' } });
+    await settle(200);
+    // The node is still serving.
+    expect(await client.socket.emitWithAck('subscribe', 'still-ok')).toEqual({
+      ok: true,
+      room: 'still-ok',
+    });
+  });
+
+  it("does not let a room named like a socket id receive that socket's private traffic", async () => {
+    const [victim, snoop] = await Promise.all([connect(), connect()]);
+    await subscribe(snoop, victim.sid);
+    await node.server.io.to(victim.sid).emit('message', {
+      id: 'direct',
+      room: null,
+      data: 'private',
+      node: 'solo',
+      ts: 0,
+    });
+    await settle();
+    expect(victim.received.map((r) => r.envelope.id)).toEqual(['direct']);
+    expect(snoop.received).toEqual([]);
+  });
+});
+
+describe('HTTP API on a single node', () => {
+  it('publishes with a bearer key: 202 { id }, delivered to subscribers', async () => {
+    const client = await connect();
+    await subscribe(client, 'alerts');
+    const response = await publishHttp(JSON.stringify({ room: 'alerts', data: { level: 3 } }));
+    expect(response.status).toBe(202);
+    expect(response.headers.get('x-node-id')).toBe('solo');
+    const { id } = (await response.json()) as { id: string };
+    await settle();
+    expect(client.received).toEqual([
+      {
+        event: 'message',
+        envelope: { id, room: 'alerts', data: { level: 3 }, node: 'solo', ts: expect.any(Number) },
+      },
+    ]);
+  });
+
+  it.each([
+    ['{"room": "a",', {}, 400, 'bad_request'],
+    ['[1,2]', {}, 400, 'bad_request'],
+    ['"just a string"', {}, 400, 'bad_request'],
+    ['{"room":"bad room","data":1}', {}, 400, 'invalid_room'],
+    ['{"room":"a"}', {}, 400, 'invalid_data'],
+    ['{"room":"a","event":"connect","data":1}', {}, 400, 'invalid_event'],
+    ['{"data":1}', { authorization: 'Bearer wrong-key' }, 401, 'unauthorized'],
+    ['{"data":1}', { authorization: '' }, 401, 'unauthorized'],
+    ['{"data":1}', { authorization: `Basic ${API_KEY}` }, 401, 'unauthorized'],
+    ['{"data":1}', { 'content-type': 'text/plain' }, 415, 'unsupported_media_type'],
+    [JSON.stringify({ data: 'x'.repeat(MAX_PAYLOAD_BYTES) }), {}, 413, 'payload_too_large'],
+  ])('answers %s %j with %i %s', async (body, headers, status, code) => {
+    const listener = await connect();
+    const response = await publishHttp(body, headers as Record<string, string>);
+    expect(response.status).toBe(status);
+    expect(response.headers.get('x-node-id')).toBe('solo');
+    expect(await response.json()).toEqual({ error: { code, message: expect.any(String) } });
+    if (status === 401) expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    await settle(200);
+    expect(listener.received).toEqual([]);
+  });
+
+  it('reports liveness and readiness, with X-Node-Id on every response', async () => {
+    const health = await fetch(`${node.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', node: 'solo' });
+    const ready = await fetch(`${node.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', cluster: 'memory' });
+    const missing = await fetch(`${node.url}/nope`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('x-node-id')).toBe('solo');
+    const unknownSession = await fetch(`${node.url}/socket.io/?EIO=4&transport=polling&sid=x`);
+    expect(unknownSession.status).toBe(400);
+    expect(unknownSession.headers.get('x-node-id')).toBe('solo');
+  });
+
+  it('issues Engine.IO session ids that carry the node id (for nginx routing)', async () => {
+    const response = await fetch(`${node.url}/socket.io/?EIO=4&transport=polling`);
+    const body = await response.text();
+    expect(response.headers.get('x-node-id')).toBe('solo');
+    expect(JSON.parse(body.slice(1)).sid).toMatch(/^solo\.[A-Za-z0-9_-]{20}$/);
+  });
+});
+
+describe('a node whose Redis is unreachable', () => {
+  let orphan: InProcessNode;
+  beforeAll(async () => {
+    // Port 1 on loopback: nothing listens there, connections are refused at once.
+    orphan = await startNode({
+      NODE_ID: 'orphan',
+      PUBLISH_API_KEY: API_KEY,
+      REDIS_URL: 'redis://127.0.0.1:1',
+    });
+  });
+  afterAll(() => orphan.server.close());
+
+  it('is alive but not ready', async () => {
+    expect((await fetch(`${orphan.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${orphan.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: 'not ready', cluster: 'redis' });
+  });
+
+  it('refuses publishes with 503 / unavailable instead of delivering to itself only', async () => {
+    const response = await fetch(`${orphan.url}/api/publish`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+      body: '{"data":1}',
+    });
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('1');
+    expect(await response.json()).toMatchObject({ error: { code: 'unavailable' } });
+
+    const client = await connectClient(orphan.url);
+    try {
+      expect(await client.socket.emitWithAck('publish', { data: 1 })).toMatchObject({
+        ok: false,
+        error: { code: 'unavailable' },
+      });
+      await settle(200);
+      expect(client.received).toEqual([]);
+    } finally {
+      client.close();
+    }
+  });
+});

@@ -1,0 +1,96 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../support/repo.js';
+import { connectClient } from '../support/test-client.js';
+import { waitFor } from '../support/wait.js';
+
+const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+const MAIN = join(REPO_ROOT, 'src', 'main.ts');
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+
+function startMain(env: Record<string, string>) {
+  const child = spawn(TSX, [MAIN], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  return { child, exited, stdout: () => stdout, stderr: () => stderr };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+describe('the node entry point', () => {
+  it('exits 1 with one clear line per configuration problem', async () => {
+    const main = startMain({ PORT: 'eighty', MAX_PAYLOAD_BYTES: '-5', REDIS_URL: 'localhost' });
+    const [code] = await main.exited;
+    expect(code).toBe(1);
+    const lines = main.stderr().trim().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/^config error: PORT: .*\(got "eighty"\)$/),
+      expect.stringMatching(/^config error: REDIS_URL: /),
+      expect.stringMatching(/^config error: MAX_PAYLOAD_BYTES: .*\(got "-5"\)$/),
+    ]);
+  });
+
+  it('starts with no Redis, prints a generated API key once, and exits 0 on SIGTERM with clients connected', async () => {
+    const port = await freePort();
+    const main = startMain({ PORT: String(port), NODE_ID: 'entry' });
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${url}/readyz`)).ok, { what: 'node ready' });
+
+    const logs = main
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    const keyLines = logs.filter((line) => typeof line.publishApiKey === 'string');
+    expect(keyLines).toHaveLength(1);
+    expect(logs.some((line) => /in-memory adapter/.test(line.msg))).toBe(true);
+    const published = await fetch(`${url}/api/publish`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${keyLines[0].publishApiKey}`,
+        'content-type': 'application/json',
+      },
+      body: '{"data":"with the generated key"}',
+    });
+    expect(published.status).toBe(202);
+
+    const polling = await connectClient(url, { transports: ['polling'] });
+    const websocket = await connectClient(url, { transports: ['websocket'] });
+    const disconnects = Promise.all(
+      [polling, websocket].map((client) => once(client.socket, 'disconnect')),
+    );
+    const started = Date.now();
+    main.child.kill('SIGTERM');
+    const [code, signal] = await main.exited;
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // Clients see a transport loss (so they reconnect elsewhere), not a server-side kick.
+    const reasons = (await disconnects).map(([reason]) => reason);
+    for (const reason of reasons) expect(reason).toMatch(/transport (close|error)/);
+  });
+});

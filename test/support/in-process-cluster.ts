@@ -1,0 +1,22 @@
+import { loadConfig } from '../../src/config/config.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { createPushServer, type PushServer } from '../../src/server.js';
+
+/** A node started in this process, with its URL. */
+export interface InProcessNode {
+  id: string;
+  url: string;
+  server: PushServer;
+}
+
+/**
+ * Starts a node in this process on a free loopback port, configured through the same
+ * environment validation as the real entry point.
+ */
+export async function startNode(env: Record<string, string>): Promise<InProcessNode> {
+  const result = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', ...env });
+  if (!result.ok) throw new Error(`bad test config: ${result.problems.join('; ')}`);
+  const server = createPushServer(result.config, createLogger(result.config.nodeId, 'silent'));
+  const port = await server.listen('127.0.0.1');
+  return { id: result.config.nodeId, url: `http://127.0.0.1:${port}`, server };
+}

@@ -1,0 +1,162 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  GenericContainer,
+  Network,
+  type StartedNetwork,
+  type StartedTestContainer,
+  Wait,
+} from 'testcontainers';
+import { REPO_ROOT } from './repo.js';
+
+const run = promisify(execFile);
+
+/** The node ids the repository's nginx config routes to. */
+export const NODE_IDS = ['node1', 'node2', 'node3'] as const;
+/** One of {@link NODE_IDS}. */
+export type NodeId = (typeof NODE_IDS)[number];
+
+const IMAGE = 'push-cluster:test';
+const NODE_PORT = 3000;
+let imageBuilt: Promise<string> | undefined;
+
+/** Builds the repository's Dockerfile once per test process; resolves with the image name. */
+export function buildPushImage(): Promise<string> {
+  imageBuilt ??= GenericContainer.fromDockerfile(REPO_ROOT)
+    .build(IMAGE, { deleteOnExit: false })
+    .then(() => IMAGE);
+  return imageBuilt;
+}
+
+/** How a stopped node ended. */
+export interface NodeStop {
+  exitCode: number;
+  /** Wall time from the stop request (SIGTERM) until the container had exited. */
+  elapsedMs: number;
+}
+
+/** A running cluster: Redis, three nodes built from the repo's Dockerfile, and nginx. */
+export interface StartedPushCluster {
+  /** nginx, as a browser or backend would reach it. */
+  url: string;
+  apiKey: string;
+  /** A node directly, bypassing nginx. */
+  nodeUrl(id: NodeId): string;
+  /** Stops a node the way an orchestrator does (SIGTERM, SIGKILL after `graceMs`). */
+  stopNode(id: NodeId, graceMs?: number): Promise<NodeStop>;
+  /** Stops and removes everything this cluster started. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the cluster as deployed, in containers on one network, with the repository's own
+ * Dockerfile and nginx config.
+ *
+ * @example
+ * const cluster = await new PushClusterContainer().withApiKey('k'.repeat(16)).start();
+ */
+export class PushClusterContainer {
+  private apiKey = 'integration-test-publish-key';
+  private env: Record<string, string> = {};
+
+  /** The shared `PUBLISH_API_KEY` of all nodes. */
+  withApiKey(apiKey: string): this {
+    this.apiKey = apiKey;
+    return this;
+  }
+
+  /** Extra environment for every node (e.g. `MAX_PAYLOAD_BYTES`, `LOG_LEVEL`). */
+  withNodeEnvironment(env: Record<string, string>): this {
+    this.env = { ...this.env, ...env };
+    return this;
+  }
+
+  async start(): Promise<StartedPushCluster> {
+    const image = await buildPushImage();
+    const network = await new Network().start();
+    const containers: StartedTestContainer[] = [];
+    const stopAll = () => stopEverything(containers, network);
+    try {
+      containers.push(
+        await new GenericContainer('redis:7-bookworm')
+          .withNetwork(network)
+          .withNetworkAliases('redis')
+          .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'))
+          .start(),
+      );
+      const nodes = new Map<NodeId, StartedTestContainer>();
+      await Promise.all(
+        NODE_IDS.map(async (id) => {
+          const node = await new GenericContainer(image)
+            .withNetwork(network)
+            .withNetworkAliases(id)
+            .withEnvironment({
+              LOG_LEVEL: 'warn',
+              ...this.env,
+              NODE_ID: id,
+              REDIS_URL: 'redis://redis:6379',
+              PUBLISH_API_KEY: this.apiKey,
+            })
+            .withExposedPorts(NODE_PORT)
+            .withWaitStrategy(Wait.forHttp('/readyz', NODE_PORT).forStatusCode(200))
+            .start();
+          containers.push(node);
+          nodes.set(id, node);
+        }),
+      );
+      const nginx = await new GenericContainer('nginx:stable-bookworm')
+        .withNetwork(network)
+        .withCopyFilesToContainer([
+          {
+            source: join(REPO_ROOT, 'nginx', 'push-cluster.conf'),
+            target: '/etc/nginx/conf.d/default.conf',
+          },
+        ])
+        .withExposedPorts(80)
+        .withWaitStrategy(Wait.forHttp('/healthz', 80).forStatusCode(200))
+        .start();
+      containers.push(nginx);
+
+      const urlOf = (container: StartedTestContainer, port: number) =>
+        `http://${container.getHost()}:${container.getMappedPort(port)}`;
+      const nodeOf = (id: NodeId) => {
+        const node = nodes.get(id);
+        if (node === undefined) throw new Error(`no node ${id}`);
+        return node;
+      };
+      return {
+        url: urlOf(nginx, 80),
+        apiKey: this.apiKey,
+        nodeUrl: (id) => urlOf(nodeOf(id), NODE_PORT),
+        async stopNode(id, graceMs = 15_000) {
+          const node = nodeOf(id);
+          const started = Date.now();
+          await node.stop({ timeout: graceMs, remove: false });
+          const elapsedMs = Date.now() - started;
+          const { stdout } = await run('docker', [
+            'inspect',
+            '--format',
+            '{{.State.ExitCode}}',
+            node.getId(),
+          ]);
+          await run('docker', ['rm', '-f', node.getId()]);
+          containers.splice(containers.indexOf(node), 1);
+          return { exitCode: Number(stdout.trim()), elapsedMs };
+        },
+        stop: stopAll,
+      };
+    } catch (error) {
+      await stopAll();
+      throw error;
+    }
+  }
+}
+
+async function stopEverything(
+  containers: StartedTestContainer[],
+  network: StartedNetwork,
+): Promise<void> {
+  await Promise.allSettled(containers.splice(0).map((container) => container.stop()));
+  await network.stop().catch(() => {});
+}

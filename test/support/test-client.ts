@@ -1,0 +1,108 @@
+import { io, type Socket } from 'socket.io-client';
+import type { Envelope } from '../../src/protocol/envelope.js';
+import type { ClientToServerEvents, ServerToClientEvents } from '../../src/protocol/events.js';
+import { sleep } from './wait.js';
+
+/** A socket typed with the protocol's events. */
+export type PushClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** A connected test client: its node, and every envelope it received, per event name. */
+export interface TestClient {
+  socket: PushClientSocket;
+  node: string;
+  sid: string;
+  /** Envelopes received under any event name, in arrival order, with the event name. */
+  received: Array<{ event: string; envelope: Envelope }>;
+  /** Envelopes received with the given id (to count duplicates). */
+  receivedWithId(id: string): number;
+  close(): void;
+}
+
+/** Options for {@link connectClient}. */
+export interface ConnectOptions {
+  transports?: Array<'polling' | 'websocket'>;
+  /** Allow the client to reconnect (off by default so that a lost session fails the test). */
+  reconnection?: boolean;
+  timeoutMs?: number;
+}
+
+/**
+ * Connects a fresh client (no shared manager) and resolves after the server's `welcome`;
+ * rejects with the server's reason on `connect_error`.
+ */
+export function connectClient(url: string, options: ConnectOptions = {}): Promise<TestClient> {
+  const {
+    transports = ['polling', 'websocket'],
+    reconnection = false,
+    timeoutMs = 10_000,
+  } = options;
+  const socket: PushClientSocket = io(url, {
+    transports,
+    reconnection,
+    reconnectionDelay: 200,
+    reconnectionDelayMax: 1000,
+    forceNew: true,
+    timeout: timeoutMs,
+  });
+  const received: TestClient['received'] = [];
+  socket.onAny((event: string, envelope: Envelope) => {
+    if (event !== 'welcome') received.push({ event, envelope });
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.close();
+      reject(new Error(`no welcome from ${url} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect_error', (error) => {
+      clearTimeout(timer);
+      socket.close();
+      reject(error);
+    });
+    socket.once('welcome', ({ node, sid }) => {
+      clearTimeout(timer);
+      const client: TestClient = {
+        socket,
+        node,
+        sid,
+        received,
+        receivedWithId: (id) => received.filter(({ envelope }) => envelope.id === id).length,
+        close: () => socket.close(),
+      };
+      socket.on('welcome', (welcome) => {
+        client.node = welcome.node;
+        client.sid = welcome.sid;
+      });
+      resolve(client);
+    });
+  });
+}
+
+/**
+ * Connects clients through a load balancer until every node in `nodes` serves at least
+ * `perNode` of them; extra clients are closed. Fails if that takes more than `maxAttempts`.
+ */
+export async function connectOnEveryNode(
+  url: string,
+  nodes: readonly string[],
+  options: ConnectOptions & { perNode?: number; maxAttempts?: number } = {},
+): Promise<TestClient[]> {
+  const { perNode = 1, maxAttempts = 60 } = options;
+  const kept: TestClient[] = [];
+  for (let attempt = 0; attempt < maxAttempts; attempt++) {
+    if (nodes.every((node) => kept.filter((c) => c.node === node).length >= perNode)) return kept;
+    const client = await connectClient(url, options);
+    if (kept.filter((c) => c.node === client.node).length < perNode) kept.push(client);
+    else client.close();
+  }
+  for (const client of kept) client.close();
+  throw new Error(`could not place ${perNode} client(s) on each of ${nodes.join(', ')}`);
+}
+
+/** Subscribes and asserts a positive ack. */
+export async function subscribe(client: TestClient, room: string): Promise<void> {
+  const ack = await client.socket.timeout(5000).emitWithAck('subscribe', room);
+  if (!ack.ok) throw new Error(`subscribe ${room} failed: ${ack.error.code} ${ack.error.message}`);
+}
+
+/** Waits long enough for in-flight deliveries to land, to assert that nothing more arrives. */
+export const settle = (ms = 500) => sleep(ms);
