@@ -1,0 +1,199 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  NODE_IDS,
+  PushClusterContainer,
+  type StartedPushCluster,
+} from '../support/push-cluster-container.js';
+import {
+  connectClient,
+  connectOnEveryNode,
+  settle,
+  subscribe,
+  type TestClient,
+} from '../support/test-client.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * The cluster as deployed: the image built from the repository's Dockerfile, three nodes, Redis
+ * and nginx with the repository's config, all in containers; every client goes through nginx.
+ */
+const MAX_PAYLOAD_BYTES = 4096;
+let cluster: StartedPushCluster;
+const clients: TestClient[] = [];
+const track = (list: TestClient[]) => {
+  clients.push(...list);
+  return list;
+};
+
+beforeAll(async () => {
+  cluster = await new PushClusterContainer()
+    .withApiKey('container-cluster-publish-key')
+    .withNodeEnvironment({ MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD_BYTES) })
+    .start();
+});
+
+afterAll(async () => {
+  for (const client of clients) client.close();
+  await cluster?.stop();
+});
+
+const publishOverHttp = (body: unknown, init: { key?: string; raw?: string } = {}) =>
+  fetch(`${cluster.url}/api/publish`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${init.key ?? cluster.apiKey}`,
+      'content-type': 'application/json',
+    },
+    body: init.raw ?? JSON.stringify(body),
+  });
+
+describe.each([
+  ['websocket-only', ['websocket'] as const],
+  ['polling-only', ['polling'] as const],
+])('through nginx, %s clients', (_name, transports) => {
+  it('on every node receive a message published on another node, exactly once', async () => {
+    const room = `orders:${transports[0]}`;
+    const subscribers = track(
+      await connectOnEveryNode(cluster.url, NODE_IDS, { transports: [...transports] }),
+    );
+    const outsiders = track(
+      await connectOnEveryNode(cluster.url, NODE_IDS, { transports: [...transports] }),
+    );
+    for (const client of subscribers) await subscribe(client, room);
+    const [publisher] = subscribers.filter((c) => c.node === 'node2');
+    if (publisher === undefined) throw new Error('no subscriber on node2');
+
+    const ack = await publisher.socket.timeout(5000).emitWithAck('publish', {
+      room,
+      event: 'order.updated',
+      data: { status: 'shipped' },
+    });
+    if (!ack.ok) throw new Error(ack.error.message);
+
+    await waitFor(() => subscribers.every((c) => c.receivedWithId(ack.id) >= 1), {
+      what: 'delivery to a subscriber on every node',
+    });
+    await settle();
+    expect(new Set(subscribers.map((c) => c.node))).toEqual(new Set(NODE_IDS));
+    for (const client of subscribers) {
+      expect(client.received).toEqual([
+        {
+          event: 'order.updated',
+          envelope: {
+            id: ack.id,
+            room,
+            data: { status: 'shipped' },
+            node: 'node2',
+            ts: expect.any(Number),
+          },
+        },
+      ]);
+    }
+    for (const client of outsiders) expect(client.received).toEqual([]);
+  });
+});
+
+describe('the HTTP publish API through nginx', () => {
+  it('delivers a backend publish to subscribers on every node and answers 202 with the id', async () => {
+    const subscribers = track(await connectOnEveryNode(cluster.url, NODE_IDS));
+    for (const client of subscribers) await subscribe(client, 'backend');
+    const response = await publishOverHttp({ room: 'backend', data: { n: 1 } });
+    expect(response.status).toBe(202);
+    expect(NODE_IDS).toContain(response.headers.get('x-node-id'));
+    const { id } = (await response.json()) as { id: string };
+    await waitFor(() => subscribers.every((c) => c.receivedWithId(id) === 1), {
+      what: 'backend publish on every node',
+    });
+    await settle();
+    for (const client of subscribers) expect(client.receivedWithId(id)).toBe(1);
+  });
+
+  it('answers 400 for malformed JSON and for a schema violation, with the reason', async () => {
+    const listener = track([await connectClient(cluster.url)]);
+    const malformed = await publishOverHttp(undefined, { raw: '{"data": ' });
+    expect(malformed.status).toBe(400);
+    expect(malformed.headers.get('x-node-id')).toMatch(/^node[123]$/);
+    expect(await malformed.json()).toMatchObject({ error: { code: 'bad_request' } });
+
+    const badRoom = await publishOverHttp({ room: 'no spaces allowed', data: 1 });
+    expect(badRoom.status).toBe(400);
+    const body = (await badRoom.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('invalid_room');
+    expect(body.error.message).toMatch(/room/i);
+
+    await settle();
+    expect(listener[0]?.received).toEqual([]);
+  });
+
+  it('answers 401 without the right key, and 413 over MAX_PAYLOAD_BYTES', async () => {
+    const listener = track([await connectClient(cluster.url)]);
+    const wrongKey = await publishOverHttp({ data: 1 }, { key: 'not-the-key-at-all' });
+    expect(wrongKey.status).toBe(401);
+    expect(wrongKey.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(await wrongKey.json()).toMatchObject({ error: { code: 'unauthorized' } });
+
+    const tooBig = await publishOverHttp({ data: 'x'.repeat(MAX_PAYLOAD_BYTES + 1) });
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.headers.get('x-node-id')).toMatch(/^node[123]$/);
+    expect(await tooBig.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+
+    await settle();
+    expect(listener[0]?.received).toEqual([]);
+  });
+});
+
+describe('stickiness for many clients behind one address', () => {
+  it('spreads 100 polling-only clients over all 3 nodes with zero connect errors', async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 100 }, () =>
+        connectClient(cluster.url, { transports: ['polling'], timeoutMs: 20_000 }),
+      ),
+    );
+    const connected = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    track(connected);
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+    expect(errors).toEqual([]);
+    // Every session survives further requests (a long-poll POST and GET each) on its own node.
+    await Promise.all(connected.map((client) => subscribe(client, 'crowd')));
+    const perNode = Object.fromEntries(
+      NODE_IDS.map((id) => [id, connected.filter((c) => c.node === id).length]),
+    );
+    for (const id of NODE_IDS) expect(perNode[id], JSON.stringify(perNode)).toBeGreaterThan(0);
+
+    const response = await publishOverHttp({ room: 'crowd', data: 'hello crowd' });
+    const { id } = (await response.json()) as { id: string };
+    await waitFor(() => connected.every((c) => c.receivedWithId(id) === 1), {
+      timeoutMs: 20_000,
+      what: 'delivery to all 100 polling clients',
+    });
+    for (const client of connected) client.close();
+  });
+});
+
+describe('a node stopped with SIGTERM', () => {
+  it('exits 0 within 10 s and its clients reconnect to the other nodes', async () => {
+    const onNode3 = track(
+      await connectOnEveryNode(cluster.url, ['node3'], { perNode: 4, reconnection: true }),
+    );
+    const watcher = track(
+      (await connectOnEveryNode(cluster.url, ['node1'], { reconnection: true })).slice(0, 1),
+    );
+    for (const client of [...onNode3, ...watcher]) await subscribe(client, 'failover');
+
+    const stop = await cluster.stopNode('node3');
+    expect(stop.exitCode).toBe(0);
+    expect(stop.elapsedMs).toBeLessThan(10_000);
+
+    await waitFor(() => onNode3.every((c) => c.socket.connected && c.node !== 'node3'), {
+      timeoutMs: 20_000,
+      what: 'reconnection of node3 clients to another node',
+    });
+    for (const client of onNode3) await subscribe(client, 'failover');
+    const response = await publishOverHttp({ room: 'failover', data: 'after node3' });
+    expect(response.status).toBe(202);
+    const { id } = (await response.json()) as { id: string };
+    await waitFor(() => [...onNode3, ...watcher].every((c) => c.receivedWithId(id) === 1), {
+      what: 'delivery after failover',
+    });
+  });
+});

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ComposeProject, freePort } from '../support/compose-project.js';
+import { connectOnEveryNode, settle, subscribe, type TestClient } from '../support/test-client.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * The compose file itself, as a user runs it: `docker compose up` on the repository's
+ * docker-compose.yml with its defaults, only HTTP_PORT moved to a free port.
+ */
+const DEFAULT_KEY = 'local-dev-publish-key-change-me';
+const port = await freePort();
+const url = `http://127.0.0.1:${port}`;
+const project = new ComposeProject(`pushtest${process.pid}${Date.now().toString(36)}`, {
+  HTTP_PORT: String(port),
+});
+const clients: TestClient[] = [];
+
+beforeAll(async () => {
+  try {
+    await project.up();
+  } catch (error) {
+    await project.down();
+    throw error;
+  }
+  await waitFor(
+    async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200,
+    { timeoutMs: 120_000, intervalMs: 500, what: `nginx on ${url}` },
+  );
+});
+
+afterAll(async () => {
+  for (const client of clients) client.close();
+  await project.down();
+});
+
+describe('docker compose up', () => {
+  it('serves all three nodes through nginx, ready on Redis', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 30 && seen.size < 3; i++) {
+      const response = await fetch(`${url}/readyz`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ cluster: 'redis', bus: 'ready' });
+      seen.add(response.headers.get('x-node-id') ?? '');
+    }
+    expect(seen).toEqual(new Set(['node1', 'node2', 'node3']));
+  });
+
+  it('delivers an HTTP publish (default key) to subscribers on every node', async () => {
+    const nodes = ['node1', 'node2', 'node3'];
+    clients.push(...(await connectOnEveryNode(url, nodes, { transports: ['polling'] })));
+    clients.push(...(await connectOnEveryNode(url, nodes, { transports: ['websocket'] })));
+    for (const client of clients) await subscribe(client, 'compose');
+
+    const response = await fetch(`${url}/api/publish`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${DEFAULT_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ room: 'compose', data: { hello: 'compose' } }),
+    });
+    expect(response.status).toBe(202);
+    const { id } = (await response.json()) as { id: string };
+    await waitFor(() => clients.every((c) => c.receivedWithId(id) === 1), {
+      what: 'delivery on every node',
+    });
+    await settle();
+    for (const client of clients) {
+      expect(client.received).toEqual([
+        {
+          event: 'message',
+          envelope: expect.objectContaining({ id, room: 'compose', data: { hello: 'compose' } }),
+        },
+      ]);
+    }
+  });
+});
