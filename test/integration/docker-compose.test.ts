@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ComposeProject, freePort } from '../support/compose-project.js';
+import { ComposeProject } from '../support/compose-project.js';
+import { freePort } from '../support/free-port.js';
 import { connectOnEveryNode, settle, subscribe, type TestClient } from '../support/test-client.js';
 import { waitFor } from '../support/wait.js';
 

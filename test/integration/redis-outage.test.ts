@@ -1,0 +1,84 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/free-port.js';
+import { type InProcessNode, startNode } from '../support/in-process-cluster.js';
+import { connectClient, subscribe, type TestClient } from '../support/test-client.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * Redis goes away and comes back on the same address: nodes stay up, say they are not ready,
+ * refuse publishes with `unavailable` instead of dropping them, and recover on their own.
+ */
+const run = promisify(execFile);
+const API_KEY = 'redis-outage-test-key';
+let redis: StartedTestContainer;
+let nodes: InProcessNode[] = [];
+const clients: TestClient[] = [];
+
+beforeAll(async () => {
+  const port = await freePort();
+  redis = await new GenericContainer('redis:7-bookworm')
+    .withExposedPorts({ container: 6379, host: port })
+    .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'))
+    .start();
+  const url = `redis://127.0.0.1:${port}`;
+  nodes = await Promise.all(
+    ['x', 'y'].map((id) => startNode({ NODE_ID: id, REDIS_URL: url, PUBLISH_API_KEY: API_KEY })),
+  );
+  await waitFor(() => nodes.every((node) => node.server.link.isReady()), {
+    what: 'nodes connected to Redis',
+  });
+});
+
+afterAll(async () => {
+  for (const client of clients) client.close();
+  await Promise.all(nodes.map((node) => node.server.close()));
+  await redis?.stop();
+});
+
+const httpPublish = (node: InProcessNode, body: unknown) =>
+  fetch(`${node.url}/api/publish`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+
+describe('while Redis is down', () => {
+  it('nodes stay up, report 503 on /readyz, refuse publishes, and recover when it returns', async () => {
+    const [x, y] = nodes as [InProcessNode, InProcessNode];
+    const onX = await connectClient(x.url, { transports: ['websocket'] });
+    const onY = await connectClient(y.url, { transports: ['websocket'] });
+    clients.push(onX, onY);
+    for (const client of clients) await subscribe(client, 'outage');
+
+    await run('docker', ['stop', '-t', '1', redis.getId()]);
+    await waitFor(async () => (await fetch(`${x.url}/readyz`)).status === 503, {
+      what: '/readyz 503 once Redis is gone',
+    });
+    expect((await fetch(`${x.url}/healthz`)).status).toBe(200);
+
+    const refused = await httpPublish(x, { room: 'outage', data: 'lost?' });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(await refused.json()).toMatchObject({ error: { code: 'unavailable' } });
+    const ack = await onX.socket.timeout(5000).emitWithAck('publish', { room: 'outage', data: 1 });
+    expect(ack).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+    expect(onX.socket.connected && onY.socket.connected).toBe(true);
+
+    await run('docker', ['start', redis.getId()]);
+    await waitFor(async () => (await fetch(`${y.url}/readyz`)).status === 200, {
+      timeoutMs: 30_000,
+      what: '/readyz 200 after Redis is back',
+    });
+    await waitFor(() => x.server.link.isReady(), { timeoutMs: 30_000, what: 'x reconnected' });
+    const accepted = await httpPublish(x, { room: 'outage', data: 'after the outage' });
+    expect(accepted.status).toBe(202);
+    const { id } = (await accepted.json()) as { id: string };
+    await waitFor(() => onX.receivedWithId(id) === 1 && onY.receivedWithId(id) === 1, {
+      what: 'cross-node delivery after Redis came back',
+    });
+    expect(onY.received.map((r) => r.envelope.data)).toEqual(['after the outage']);
+  });
+});
