@@ -1,7 +1,17 @@
 import { defineConfig } from 'vitest/config';
 
+/** Files that start servers, containers, compose projects and browsers. */
+const slow = {
+  testTimeout: 60_000,
+  hookTimeout: 600_000,
+};
+
 export default defineConfig({
   test: {
+    // One file at a time: integration and e2e files each start real servers, containers and
+    // browsers; on a 2-core machine running them side by side only makes failures unreadable.
+    maxWorkers: 1,
+    globalSetup: ['test/support/build-web-assets.ts'],
     projects: [
       {
         test: {
@@ -13,11 +23,14 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          // Files start real servers, containers and compose projects: one at a time keeps a
-          // 2-core machine responsive and failures readable.
-          fileParallelism: false,
-          testTimeout: 60_000,
-          hookTimeout: 600_000,
+          ...slow,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          ...slow,
         },
       },
     ],

@@ -1,4 +1,5 @@
 import { loadConfig } from './config/config.js';
+import { WEB_ASSETS_DIR, webAssetsBuilt } from './http/web-assets.js';
 import { exitGracefullyOnSignals } from './lifecycle/graceful-shutdown.js';
 import { createLogger } from './observability/logger.js';
 import { createPushServer } from './server.js';
@@ -31,6 +32,12 @@ if (config.publishApiKeyGenerated) {
 }
 if (config.redisUrl === undefined) {
   logger.info('REDIS_URL is unset: single node with the in-memory adapter (no cluster fan-out)');
+}
+if (!webAssetsBuilt()) {
+  logger.warn(
+    { dir: WEB_ASSETS_DIR },
+    'browser client and demo page not built: run "npm run build" to serve them',
+  );
 }
 
 try {

@@ -7,6 +7,7 @@ import { cors } from './cors.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { healthRoutes } from './health-routes.js';
 import { publishRoute } from './publish-route.js';
+import { webAssets } from './web-assets.js';
 
 /** What the HTTP application is built from. */
 export interface HttpAppDeps {
@@ -17,7 +18,7 @@ export interface HttpAppDeps {
   isShuttingDown: () => boolean;
 }
 
-/** The node's express application: health, readiness and the publish API. */
+/** The node's express application: health, readiness, the publish API and the demo page. */
 export function createHttpApp({
   config,
   publisher,
@@ -36,6 +37,7 @@ export function createHttpApp({
       maxPayloadBytes: config.maxPayloadBytes,
     }),
   );
+  app.use(webAssets());
   app.use(notFound);
   app.use(errorHandler(logger));
   return app;

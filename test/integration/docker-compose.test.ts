@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ComposeProject } from '../support/compose-project.js';
-import { freePort } from '../support/free-port.js';
+import {
+  COMPOSE_DEFAULT_API_KEY,
+  type ComposeCluster,
+  startComposeCluster,
+} from '../support/compose-project.js';
 import { connectOnEveryNode, settle, subscribe, type TestClient } from '../support/test-client.js';
 import { waitFor } from '../support/wait.js';
 
@@ -8,30 +11,18 @@ import { waitFor } from '../support/wait.js';
  * The compose file itself, as a user runs it: `docker compose up` on the repository's
  * docker-compose.yml with its defaults, only HTTP_PORT moved to a free port.
  */
-const DEFAULT_KEY = 'local-dev-publish-key-change-me';
-const port = await freePort();
-const url = `http://127.0.0.1:${port}`;
-const project = new ComposeProject(`pushtest${process.pid}${Date.now().toString(36)}`, {
-  HTTP_PORT: String(port),
-});
+let cluster: ComposeCluster;
+let url: string;
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  try {
-    await project.up();
-  } catch (error) {
-    await project.down();
-    throw error;
-  }
-  await waitFor(
-    async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200,
-    { timeoutMs: 120_000, intervalMs: 500, what: `nginx on ${url}` },
-  );
+  cluster = await startComposeCluster('pushtest');
+  url = cluster.url;
 });
 
 afterAll(async () => {
   for (const client of clients) client.close();
-  await project.down();
+  await cluster?.project.down();
 });
 
 describe('docker compose up', () => {
@@ -54,7 +45,10 @@ describe('docker compose up', () => {
 
     const response = await fetch(`${url}/api/publish`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${DEFAULT_KEY}`, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${COMPOSE_DEFAULT_API_KEY}`,
+        'content-type': 'application/json',
+      },
       body: JSON.stringify({ room: 'compose', data: { hello: 'compose' } }),
     });
     expect(response.status).toBe(202);

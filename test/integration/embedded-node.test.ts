@@ -237,6 +237,30 @@ describe('HTTP API on a single node', () => {
   });
 });
 
+describe('web assets on a single node', () => {
+  it('serves the demo page at / with a strict content security policy', async () => {
+    const page = await fetch(`${node.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(page.headers.get('x-node-id')).toBe('solo');
+    const html = await page.text();
+    expect(html).toContain('<script type="module" src="demo.js"></script>');
+    for (const asset of ['demo.js', 'demo.css']) {
+      const response = await fetch(`${node.url}/${asset}`);
+      expect(response.status, asset).toBe(200);
+    }
+  });
+
+  it('serves the browser client as an ES module exporting PushClient', async () => {
+    const response = await fetch(`${node.url}/push-client.js`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^(text|application)\/javascript/);
+    expect(response.headers.get('cache-control')).toBe('no-cache');
+    expect(await response.text()).toMatch(/export\s*\{[^}]*\bPushClient\b/);
+  });
+});
+
 describe('a node whose Redis is unreachable', () => {
   let orphan: InProcessNode;
   beforeAll(async () => {

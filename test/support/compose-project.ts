@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { freePort } from './free-port.js';
 import { REPO_ROOT } from './repo.js';
+import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
 
@@ -42,4 +44,38 @@ export class ComposeProject {
       console.error(`compose down for ${this.name} failed:`, error);
     });
   }
+}
+
+/** The compose file's default publish key (its `PUBLISH_API_KEY` fallback). */
+export const COMPOSE_DEFAULT_API_KEY = 'local-dev-publish-key-change-me';
+
+/** A running compose project and where nginx listens. */
+export interface ComposeCluster {
+  project: ComposeProject;
+  /** nginx on a free loopback port. */
+  url: string;
+}
+
+/**
+ * `docker compose up -d --build` on the repository's compose file, with its defaults and only
+ * `HTTP_PORT` moved to a free port, under a unique project name; resolves once nginx answers
+ * `/healthz`. On failure everything is taken down again.
+ */
+export async function startComposeCluster(prefix: string): Promise<ComposeCluster> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const project = new ComposeProject(`${prefix}${process.pid}${Date.now().toString(36)}`, {
+    HTTP_PORT: String(port),
+  });
+  try {
+    await project.up();
+    await waitFor(
+      async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200,
+      { timeoutMs: 120_000, intervalMs: 500, what: `nginx on ${url}` },
+    );
+  } catch (error) {
+    await project.down();
+    throw error;
+  }
+  return { project, url };
 }

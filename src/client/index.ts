@@ -1,0 +1,20 @@
+/**
+ * The push cluster's client library, for browsers (bundled and served by every node at
+ * `/push-client.js`) and Node.js.
+ */
+
+export type { Envelope } from '../protocol/envelope.js';
+export type { ErrorCode } from '../protocol/error-code.js';
+export type {
+  ConnectionState,
+  ConnectionStatus,
+  StatusChange,
+  TransportName,
+} from './connection-status.js';
+export {
+  type EventMap,
+  type PublishInput,
+  PushClient,
+  type PushClientOptions,
+} from './push-client.js';
+export { PushError, type PushErrorCode } from './push-error.js';

@@ -1,0 +1,28 @@
+import type { ErrorCode, ProtocolError } from '../protocol/error-code.js';
+
+/** Codes a {@link PushError} may carry: the server's, plus two raised by the client itself. */
+export type PushErrorCode = ErrorCode | 'timeout' | 'closed';
+
+/**
+ * Why a `subscribe`, `unsubscribe` or `publish` failed: the server's `{ code, message }`, or
+ * `timeout` (no acknowledgement in time) or `closed` (the client was closed).
+ */
+export class PushError extends Error {
+  override readonly name = 'PushError';
+
+  /**
+   * @param code - machine-readable reason, e.g. `invalid_room`.
+   * @param message - human-readable reason, as the server phrased it.
+   */
+  constructor(
+    readonly code: PushErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  /** Builds the error from a negative acknowledgement. */
+  static from(error: ProtocolError): PushError {
+    return new PushError(error.code, error.message);
+  }
+}

@@ -1,0 +1,170 @@
+import { PushClient, PushError, type StatusChange, type TransportName } from '../client/index.js';
+import { byId, element } from './dom.js';
+import { type ChatMessage, FeedView } from './feed-view.js';
+import { StatusView } from './status-view.js';
+
+/** The demo's own event: a chat line. Anything else published is shown as JSON. */
+type DemoEvents = { chat: ChatMessage };
+
+const TRANSPORTS: Record<string, TransportName[]> = {
+  auto: ['polling', 'websocket'],
+  polling: ['polling'],
+  websocket: ['websocket'],
+};
+const DEFAULT_ROOM = 'lobby';
+
+const params = new URLSearchParams(location.search);
+const transportChoice = params.get('transport') ?? 'auto';
+const client = new PushClient<DemoEvents>(undefined, {
+  transports: TRANSPORTS[transportChoice] ?? TRANSPORTS.auto,
+});
+
+const feed = new FeedView(byId('feed', HTMLOListElement));
+const status = new StatusView(
+  byId('status-dot', HTMLElement),
+  byId('status-state', HTMLElement),
+  byId('status-node', HTMLElement),
+  byId('status-transport', HTMLElement),
+);
+const roomList = byId('room-list', HTMLUListElement);
+const roomsEmpty = byId('rooms-empty', HTMLParagraphElement);
+const target = byId('target', HTMLSelectElement);
+const roomInput = byId('room-input', HTMLInputElement);
+const messageInput = byId('message-input', HTMLInputElement);
+const nameInput = byId('name-input', HTMLInputElement);
+const formError = byId('form-error', HTMLParagraphElement);
+const transportSelect = byId('transport', HTMLSelectElement);
+
+nameInput.value = localStorage.getItem('push-demo-name') ?? `guest-${randomSuffix()}`;
+nameInput.addEventListener('change', () => localStorage.setItem('push-demo-name', nameInput.value));
+transportSelect.value = transportChoice in TRANSPORTS ? transportChoice : 'auto';
+transportSelect.addEventListener('change', () => {
+  const next = new URL(location.href);
+  if (transportSelect.value === 'auto') next.searchParams.delete('transport');
+  else next.searchParams.set('transport', transportSelect.value);
+  location.assign(next);
+});
+
+client.onStatus((snapshot, change) => {
+  status.render(snapshot);
+  const line = narrate(change);
+  if (line !== undefined) feed.notice(line);
+});
+client.onAny((event, envelope) => feed.message(event, envelope));
+
+byId('join-form', HTMLFormElement).addEventListener('submit', (event) => {
+  event.preventDefault();
+  const room = roomInput.value.trim();
+  void join(room).then((joined) => {
+    if (joined) roomInput.value = '';
+  });
+});
+
+byId('send-form', HTMLFormElement).addEventListener('submit', (event) => {
+  event.preventDefault();
+  const text = messageInput.value.trim();
+  if (text === '') return;
+  const room = target.value === '' ? null : target.value;
+  showError(undefined);
+  client
+    .publish({ room, event: 'chat', data: { text, author: nameInput.value.trim() || 'anonymous' } })
+    .then(() => {
+      messageInput.value = '';
+    })
+    .catch((error: unknown) => showError(error));
+});
+
+void join(DEFAULT_ROOM);
+
+async function join(room: string): Promise<boolean> {
+  showError(undefined);
+  try {
+    await client.subscribe(room);
+  } catch (error) {
+    showError(error);
+    return false;
+  }
+  renderRooms();
+  target.value = room;
+  feed.notice(`Joined #${room}.`);
+  return true;
+}
+
+async function leave(room: string): Promise<void> {
+  showError(undefined);
+  try {
+    await client.unsubscribe(room);
+    feed.notice(`Left #${room}.`);
+  } catch (error) {
+    showError(error);
+  }
+  renderRooms();
+}
+
+function renderRooms(): void {
+  const rooms = [...client.rooms].sort();
+  roomList.replaceChildren(
+    ...rooms.map((room) => {
+      const button = element('button', { className: 'secondary', text: 'Leave' });
+      button.type = 'button';
+      button.setAttribute('aria-label', `Leave ${room}`);
+      button.addEventListener('click', () => void leave(room));
+      return element('li', { data: { room } }, element('span', { text: `#${room}` }), button);
+    }),
+  );
+  roomsEmpty.hidden = rooms.length > 0;
+  const selected = target.value;
+  target.replaceChildren(
+    element('option', { text: 'everyone' }),
+    ...rooms.map((room) => element('option', { text: `#${room}` })),
+  );
+  const options = [...target.options];
+  options.forEach((option, index) => {
+    option.value = index === 0 ? '' : (rooms[index - 1] ?? '');
+  });
+  target.value = rooms.includes(selected) ? selected : '';
+}
+
+function narrate(change: StatusChange): string | undefined {
+  switch (change.kind) {
+    case 'connected':
+      return change.reconnected
+        ? `Reconnected through the load balancer, now on ${change.node}.`
+        : `Connected to ${change.node}.`;
+    case 'transport':
+      return `Upgraded to ${change.transport}.`;
+    case 'disconnected':
+      return `Connection lost (${change.reason}).`;
+    case 'reconnecting':
+      return change.attempt === 1 ? 'Reconnecting…' : undefined;
+    case 'connect_error':
+      return undefined;
+    case 'resubscribed':
+      renderRooms();
+      return change.failed.length === 0
+        ? `Rejoined ${describeRooms(change.rooms)}.`
+        : `Rejoined ${describeRooms(change.rooms)}; could not rejoin ${describeRooms(change.failed)}.`;
+    case 'closed':
+      return 'Closed.';
+  }
+}
+
+function describeRooms(rooms: string[]): string {
+  return rooms.length === 0 ? 'no rooms' : rooms.map((room) => `#${room}`).join(', ');
+}
+
+function showError(error: unknown): void {
+  if (error === undefined) {
+    formError.textContent = '';
+  } else if (error instanceof PushError) {
+    formError.textContent = `${error.code}: ${error.message}`;
+  } else {
+    formError.textContent = String(error);
+  }
+}
+
+function randomSuffix(): string {
+  return Math.floor(Math.random() * 10_000)
+    .toString()
+    .padStart(4, '0');
+}

@@ -1,0 +1,181 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DemoPage, launchChromium, openDemoAvoiding } from '../support/browser.js';
+import {
+  COMPOSE_DEFAULT_API_KEY,
+  type ComposeCluster,
+  startComposeCluster,
+} from '../support/compose-project.js';
+import { settle } from '../support/test-client.js';
+
+/**
+ * The demo page in real Chromium, against the compose cluster through nginx: what a person sees
+ * when they open http://localhost:8080.
+ */
+let cluster: ComposeCluster;
+let browser: Browser;
+let pages: DemoPage[] = [];
+let testCount = 0;
+
+beforeAll(async () => {
+  cluster = await startComposeCluster('pushe2e');
+  browser = await launchChromium();
+});
+
+afterEach(async () => {
+  await Promise.all(pages.map((page) => page.close()));
+  pages = [];
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await cluster?.project.down();
+});
+
+const uniqueRoom = (label: string) => `e2e-${label}-${++testCount}-${Date.now().toString(36)}`;
+const open = async (avoid: readonly string[], query = '') => {
+  const page = await openDemoAvoiding(browser, `${cluster.url}/${query}`, avoid);
+  pages.push(page);
+  return page;
+};
+
+/** Two pages on different nodes and one outsider; the first two join `room`. */
+async function twoNodesAndAnOutsider(room: string, query = '') {
+  const alice = await open([], query);
+  const bob = await open([await alice.node()], query);
+  const outsider = await open([], query);
+  await alice.join(room);
+  await bob.join(room);
+  return { alice, bob, outsider };
+}
+
+/** A message typed in one page shows up in the other within 1 s, both ways. */
+async function exchange(alice: DemoPage, bob: DemoPage, room: string) {
+  await alice.send(room, 'hello from alice');
+  await bob.waitForMessage('hello from alice', 1000);
+  await bob.send(room, 'hello from bob');
+  await alice.waitForMessage('hello from bob', 1000);
+  // Origin node and room, as the page shows them.
+  const fromAlice = bob.messages('hello from alice').first();
+  expect(await fromAlice.getAttribute('data-origin')).toBe(await alice.node());
+  expect(await fromAlice.getAttribute('data-room')).toBe(room);
+}
+
+function expectNoProblems(...demoPages: DemoPage[]) {
+  for (const page of demoPages)
+    expect(page.problems).toEqual({
+      consoleErrors: [],
+      pageErrors: [],
+      failedResponses: [],
+    });
+}
+
+describe('the demo page through nginx', () => {
+  it('lets two people on different nodes talk in a room; an outsider sees nothing', async () => {
+    const room = uniqueRoom('ws');
+    const { alice, bob, outsider } = await twoNodesAndAnOutsider(room);
+    expect(await alice.node()).not.toBe(await bob.node());
+    await exchange(alice, bob, room);
+    await alice.page.getByTestId('transport').filter({ hasText: 'websocket' }).waitFor();
+    await settle();
+    expect(await outsider.messages('hello from').count()).toBe(0);
+    await alice.screenshot('room-chat-websocket');
+    await bob.screenshot('room-chat-websocket-other-node');
+
+    // Leaving with the keyboard-reachable Leave button stops delivery to that page.
+    await alice.page.getByRole('button', { name: `Leave ${room}` }).click();
+    await alice.page
+      .getByTestId('notice')
+      .filter({ hasText: `Left #${room}` })
+      .waitFor();
+    await bob.send(room, 'after alice left');
+    await bob.waitForMessage('after alice left');
+    await settle();
+    expect(await alice.messages('after alice left').count()).toBe(0);
+    expectNoProblems(alice, bob, outsider);
+  });
+
+  it('works the same over long-polling only, without a single failed request', async () => {
+    const room = uniqueRoom('polling');
+    const { alice, bob, outsider } = await twoNodesAndAnOutsider(room, '?transport=polling');
+    expect(await alice.node()).not.toBe(await bob.node());
+    await exchange(alice, bob, room);
+    expect(await alice.transport()).toBe('polling');
+    expect(await bob.transport()).toBe('polling');
+    await settle();
+    expect(await outsider.messages('hello from').count()).toBe(0);
+    await alice.screenshot('room-chat-polling');
+    // No "Session ID unknown" (HTTP 400) or any other failed request.
+    expectNoProblems(alice, bob, outsider);
+  });
+
+  it('shows a message published by a backend over HTTP in every page in the room', async () => {
+    const room = uniqueRoom('http');
+    const { alice, bob } = await twoNodesAndAnOutsider(room);
+    const response = await fetch(`${cluster.url}/api/publish`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${COMPOSE_DEFAULT_API_KEY}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        room,
+        event: 'chat',
+        data: { author: 'backend', text: 'deploy finished' },
+      }),
+    });
+    expect(response.status).toBe(202);
+    await alice.waitForMessage('deploy finished');
+    await bob.waitForMessage('deploy finished');
+    await bob.screenshot('http-publish');
+    expectNoProblems(alice, bob);
+  });
+
+  it('works on a narrow screen', async () => {
+    const page = await DemoPage.open(browser, cluster.url, {
+      viewport: { width: 390, height: 800 },
+    });
+    pages.push(page);
+    const width = await page.page.evaluate('document.documentElement.scrollWidth');
+    expect(width).toBeLessThanOrEqual(390);
+    await page.send(null, 'hello from a phone');
+    await page.waitForMessage('hello from a phone');
+    await page.screenshot('narrow-screen');
+    expectNoProblems(page);
+  });
+
+  it('survives the loss of its node: reconnects through nginx, rejoins, keeps receiving', async () => {
+    const room = uniqueRoom('failover');
+    const page = await open([]);
+    await page.join(room);
+    const lost = await page.node();
+    await cluster.project.compose('stop', '-t', '10', lost);
+
+    await page.page
+      .getByTestId('notice')
+      .filter({ hasText: 'Reconnected through the load balancer' })
+      .waitFor({ timeout: 20_000 });
+    await page.page
+      .getByTestId('notice')
+      .filter({ hasText: `Rejoined #lobby, #${room}.` })
+      .waitFor();
+    await page.waitForState('connected');
+    const now = await page.node();
+    expect(now).not.toBe(lost);
+    expect(now).toMatch(/^node[123]$/);
+
+    const response = await fetch(`${cluster.url}/api/publish`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${COMPOSE_DEFAULT_API_KEY}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ room, event: 'chat', data: { author: 'ops', text: 'still here?' } }),
+    });
+    expect(response.status).toBe(202);
+    await page.waitForMessage('still here?');
+    await page.screenshot('after-failover');
+    expect(page.problems.pageErrors).toEqual([]);
+    await cluster.project.compose('start', lost);
+  });
+});

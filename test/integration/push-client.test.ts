@@ -1,0 +1,99 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { PushClient, PushError, type StatusChange } from '../../src/client/index.js';
+import { freePort } from '../support/free-port.js';
+import { type InProcessNode, startNode } from '../support/in-process-cluster.js';
+import { waitFor } from '../support/wait.js';
+
+/** The client library in Node.js against a real node (in-memory adapter). */
+const API_KEY = 'push-client-test-key';
+type Events = { chat: { text: string }; message: unknown };
+const nodes: InProcessNode[] = [];
+const clients: PushClient<Events>[] = [];
+
+const start = async (env: Record<string, string> = {}) => {
+  const node = await startNode({ PUBLISH_API_KEY: API_KEY, ...env });
+  nodes.push(node);
+  return node;
+};
+const client = (url: string) => {
+  const created = new PushClient<Events>(url, { ackTimeoutMs: 3000 });
+  clients.push(created);
+  return created;
+};
+
+afterEach(() => {
+  for (const c of clients.splice(0)) c.close();
+});
+afterAll(async () => {
+  await Promise.all(nodes.map((node) => node.server.close()));
+});
+
+describe('PushClient', () => {
+  it('connects, knows its node, subscribes, publishes and receives typed envelopes', async () => {
+    const node = await start({ NODE_ID: 'pc1' });
+    const alice = client(node.url);
+    const bob = client(node.url);
+    await Promise.all([alice.ready(), bob.ready()]);
+    expect(alice.node).toBe('pc1');
+    expect(alice.status).toMatchObject({ state: 'connected', transport: expect.any(String) });
+
+    const received: string[] = [];
+    bob.on('chat', (envelope) => received.push(`${envelope.room}:${envelope.data.text}`));
+    await bob.subscribe('lobby');
+    expect([...bob.rooms]).toEqual(['lobby']);
+    const id = await alice.publish({ room: 'lobby', event: 'chat', data: { text: 'hi' } });
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    await waitFor(() => received.length === 1, { what: 'chat delivery' });
+    expect(received).toEqual(['lobby:hi']);
+  });
+
+  it("rejects with the server's code and message, and forgets a refused room", async () => {
+    const node = await start({ NODE_ID: 'pc2', MAX_PAYLOAD_BYTES: '1024' });
+    const c = client(node.url);
+    const refused = await c.subscribe('bad room').catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(PushError);
+    expect(refused).toMatchObject({ code: 'invalid_room', message: expect.stringMatching(/room/) });
+    expect(c.rooms.size).toBe(0);
+    await expect(c.publish({ data: 'x'.repeat(2000) })).rejects.toMatchObject({
+      code: 'payload_too_large',
+    });
+    c.close();
+    await expect(c.publish({ data: 1 })).rejects.toMatchObject({ code: 'closed' });
+  });
+
+  it('rejoins its rooms by itself after the node restarts, and says so', async () => {
+    const port = String(await freePort());
+    const first = await start({ NODE_ID: 'before', PORT: port });
+    const c = client(`http://127.0.0.1:${port}`);
+    const changes: StatusChange[] = [];
+    c.onStatus((_status, change) => changes.push(change));
+    await c.subscribe('orders:1');
+    await c.subscribe('orders:2');
+
+    await first.server.close();
+    await waitFor(() => c.status.state === 'reconnecting', { what: 'reconnecting state' });
+    const second = await start({ NODE_ID: 'after', PORT: port });
+    await waitFor(() => changes.some((change) => change.kind === 'resubscribed'), {
+      timeoutMs: 15_000,
+      what: 'resubscription on the new node',
+    });
+    expect(c.node).toBe('after');
+    expect(changes).toContainEqual({ kind: 'connected', node: 'after', reconnected: true });
+    expect(changes).toContainEqual({
+      kind: 'resubscribed',
+      rooms: ['orders:1', 'orders:2'],
+      failed: [],
+    });
+
+    const got: unknown[] = [];
+    c.on('message', (envelope) => got.push(envelope.data));
+    const response = await fetch(`${second.url}/api/publish`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ room: 'orders:2', data: 'after restart' }),
+    });
+    expect(response.status).toBe(202);
+    await waitFor(() => got.length === 1, { what: 'delivery after the restart' });
+    expect(got).toEqual(['after restart']);
+  });
+});
