@@ -1,0 +1,189 @@
+/**
+ * A load-generator worker thread: holds a share of the simulated clients, records when each
+ * benchmark message reaches each client, and accounts for every expected delivery.
+ */
+import { parentPort } from 'node:worker_threads';
+import { io, type Socket } from 'socket.io-client';
+import { WebSocket } from 'ws';
+import type { Envelope } from '../../src/protocol/envelope.js';
+import type { BenchPayload, ClientSpec, DeliveryTally, FromWorker, ToWorker } from './messages.js';
+import { nowMs, SampleBuffer } from './stats.js';
+
+interface SimulatedClient {
+  rooms: Set<string>;
+  /** Receipts per message sequence number in the current phase. */
+  seen: Uint8Array;
+  close(): void;
+}
+
+const port = parentPort;
+if (port === null) throw new Error('load-worker must run as a worker thread');
+const reply = (message: FromWorker, transfer: ArrayBuffer[] = []) =>
+  port.postMessage(message, transfer);
+
+let clients: SimulatedClient[] = [];
+let maxSeq = 0;
+let received = 0;
+let lastReceiptAt = 0;
+let disconnects = 0;
+let latencies = new SampleBuffer();
+let eluStart = performance.eventLoopUtilization();
+
+function receive(client: SimulatedClient, payload: BenchPayload | undefined): void {
+  if (payload === undefined || typeof payload.seq !== 'number' || payload.seq >= maxSeq) return;
+  const now = nowMs();
+  latencies.push(now - payload.t);
+  received++;
+  lastReceiptAt = now;
+  const count = client.seen[payload.seq] ?? 0;
+  if (count < 255) client.seen[payload.seq] = count + 1;
+}
+
+function connectSocketIo(spec: ClientSpec): Promise<SimulatedClient> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = io(spec.url, {
+      transports: spec.transports,
+      forceNew: true,
+      reconnection: false,
+      timeout: 30_000,
+    });
+    const client: SimulatedClient = {
+      rooms: new Set(spec.rooms),
+      seen: new Uint8Array(0),
+      close: () => socket.close(),
+    };
+    socket.on('message', (envelope: Envelope<BenchPayload>) => receive(client, envelope.data));
+    socket.once('connect_error', (error) => {
+      socket.close();
+      reject(error);
+    });
+    socket.once('welcome', async () => {
+      try {
+        for (const room of spec.rooms) {
+          const ack = (await socket.timeout(30_000).emitWithAck('subscribe', room)) as {
+            ok: boolean;
+          };
+          if (!ack.ok) throw new Error(`subscribe ${room} refused`);
+        }
+        socket.on('disconnect', (reason) => {
+          if (reason !== 'io client disconnect') disconnects++;
+        });
+        resolve(client);
+      } catch (error) {
+        socket.close();
+        reject(error);
+      }
+    });
+  });
+}
+
+function connectWs(spec: ClientSpec): Promise<SimulatedClient> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(spec.url, { perMessageDeflate: false });
+    const client: SimulatedClient = {
+      rooms: new Set(),
+      seen: new Uint8Array(0),
+      close: () => socket.terminate(),
+    };
+    socket.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { data?: BenchPayload };
+      receive(client, message.data);
+    });
+    socket.once('error', reject);
+    socket.once('open', () => {
+      socket.on('close', () => {
+        if (!closing) disconnects++;
+      });
+      resolve(client);
+    });
+  });
+}
+
+let closing = false;
+
+async function connect(specs: ClientSpec[]): Promise<void> {
+  closing = false;
+  const connectMs = new Float64Array(specs.length);
+  const errors: string[] = [];
+  let ok = 0;
+  await Promise.all(
+    specs.map(async (spec, index) => {
+      const started = nowMs();
+      try {
+        const client = spec.protocol === 'ws' ? await connectWs(spec) : await connectSocketIo(spec);
+        clients.push(client);
+        connectMs[ok++] = nowMs() - started;
+      } catch (error) {
+        errors.push(error instanceof Error ? error.message : String(error));
+      }
+      return index;
+    }),
+  );
+  const times = connectMs.slice(0, ok);
+  reply({ type: 'connected', ok, errors: errors.slice(0, 20), connectMs: times }, [times.buffer]);
+}
+
+function collect(rooms: Array<string | null>): void {
+  const tally: DeliveryTally = {
+    expected: 0,
+    delivered: 0,
+    lost: 0,
+    duplicated: 0,
+    misdelivered: 0,
+    disconnects,
+    lastReceiptAt,
+  };
+  for (const client of clients) {
+    for (let seq = 0; seq < maxSeq; seq++) {
+      const room = rooms[seq];
+      const seen = client.seen[seq] ?? 0;
+      const expected = room === null || (room !== undefined && client.rooms.has(room));
+      if (!expected) {
+        tally.misdelivered += seen;
+        continue;
+      }
+      tally.expected++;
+      if (seen === 0) tally.lost++;
+      else {
+        tally.delivered++;
+        tally.duplicated += seen - 1;
+      }
+    }
+  }
+  const samples = latencies.take();
+  const elu = performance.eventLoopUtilization(eluStart).utilization;
+  reply({ type: 'collected', tally, latencies: samples, eventLoopUtilization: elu }, [
+    samples.buffer,
+  ]);
+}
+
+port.on('message', (message: ToWorker) => {
+  switch (message.type) {
+    case 'connect':
+      void connect(message.clients);
+      break;
+    case 'phase':
+      maxSeq = message.maxSeq;
+      for (const client of clients) client.seen = new Uint8Array(maxSeq);
+      received = 0;
+      lastReceiptAt = 0;
+      disconnects = 0;
+      latencies = new SampleBuffer();
+      eluStart = performance.eventLoopUtilization();
+      break;
+    case 'count':
+      reply({ type: 'count', received, lastReceiptAt });
+      break;
+    case 'collect':
+      collect(message.rooms);
+      break;
+    case 'close': {
+      closing = true;
+      const closed = disconnects;
+      for (const client of clients) client.close();
+      clients = [];
+      reply({ type: 'closed', disconnects: closed });
+      break;
+    }
+  }
+});

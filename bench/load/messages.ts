@@ -1,0 +1,77 @@
+import type { TargetProtocol } from '../targets/target.js';
+
+/** One simulated client: where it connects and which rooms it joins. */
+export interface ClientSpec {
+  url: string;
+  protocol: TargetProtocol;
+  /** Socket.IO transports (ignored for plain `ws`). */
+  transports: Array<'polling' | 'websocket'>;
+  rooms: string[];
+}
+
+/** What every benchmark message carries in `data`. */
+export interface BenchPayload {
+  seq: number;
+  /** Publish time, {@link nowMs} clock. */
+  t: number;
+  pad: string;
+}
+
+/** Coordinator → worker. */
+export type ToWorker =
+  | { type: 'connect'; clients: ClientSpec[] }
+  | { type: 'phase'; maxSeq: number }
+  | { type: 'count' }
+  | { type: 'collect'; rooms: Array<string | null> }
+  | { type: 'close' };
+
+/** Worker → coordinator. */
+export type FromWorker =
+  | { type: 'connected'; ok: number; errors: string[]; connectMs: Float64Array }
+  | { type: 'count'; received: number; lastReceiptAt: number }
+  | {
+      type: 'collected';
+      tally: DeliveryTally;
+      latencies: Float64Array;
+      eventLoopUtilization: number;
+    }
+  | { type: 'closed'; disconnects: number };
+
+/** Delivery accounting of one phase, per client and message, summed. */
+export interface DeliveryTally {
+  /** Deliveries that should have happened (client × message for its rooms). */
+  expected: number;
+  /** Distinct expected deliveries that happened. */
+  delivered: number;
+  lost: number;
+  duplicated: number;
+  /** Deliveries to a client not in the message's room. */
+  misdelivered: number;
+  /** Connections lost during the phase. */
+  disconnects: number;
+  lastReceiptAt: number;
+}
+
+/** Adds tallies from several workers. */
+export function addTallies(tallies: DeliveryTally[]): DeliveryTally {
+  return tallies.reduce(
+    (sum, t) => ({
+      expected: sum.expected + t.expected,
+      delivered: sum.delivered + t.delivered,
+      lost: sum.lost + t.lost,
+      duplicated: sum.duplicated + t.duplicated,
+      misdelivered: sum.misdelivered + t.misdelivered,
+      disconnects: sum.disconnects + t.disconnects,
+      lastReceiptAt: Math.max(sum.lastReceiptAt, t.lastReceiptAt),
+    }),
+    {
+      expected: 0,
+      delivered: 0,
+      lost: 0,
+      duplicated: 0,
+      misdelivered: 0,
+      disconnects: 0,
+      lastReceiptAt: 0,
+    },
+  );
+}

@@ -1,0 +1,121 @@
+import type { BenchReport, Ratio, TargetResults } from './bench-report.js';
+
+type Row = [
+  workload: string,
+  metric: string,
+  read: (t: TargetResults) => string,
+  ratioMetric?: string,
+];
+
+const dash = '—';
+const num = (value: number | null | undefined) =>
+  value == null ? dash : value.toLocaleString('en-US', { maximumFractionDigits: 1 });
+
+/** The results as one Markdown table: each target × workload, with the ratios. */
+export function markdownTable(report: BenchReport): string {
+  const { options } = report;
+  const rows: Row[] = [
+    [
+      'idle memory',
+      `${options.idle} idle conns: KB/conn`,
+      (t) => num(t.idle?.perConnectionKB),
+      'idle KB/connection',
+    ],
+    [
+      'connect',
+      `${options.clients} at once: connects/s`,
+      (t) => num(t.connect?.connectsPerSec),
+      'connects/s',
+    ],
+    [
+      '',
+      'connect p50 / p99 ms',
+      (t) => (t.connect ? `${num(t.connect.latency.p50)} / ${num(t.connect.latency.p99)}` : dash),
+    ],
+    ['', 'connect errors', (t) => num(t.connect?.errors)],
+    [
+      'fanout',
+      `${options.clients} clients × ${options.rate} msgs/s: delivered msgs/s`,
+      (t) => num(t.fanout?.deliveredPerSec),
+      'fanout delivered msgs/s',
+    ],
+    [
+      '',
+      'latency p50 / p95 / p99 / max ms',
+      (t) =>
+        t.fanout
+          ? `${num(t.fanout.latency.p50)} / ${num(t.fanout.latency.p95)} / ${num(t.fanout.latency.p99)} / ${num(t.fanout.latency.max)}`
+          : dash,
+      'fanout p99 ms',
+    ],
+    [
+      '',
+      'lost / duplicated',
+      (t) => (t.fanout ? `${t.fanout.lost} / ${t.fanout.duplicated}` : dash),
+    ],
+    [
+      '',
+      'CPU % of a core: nodes / nginx+Redis / generator',
+      (t) =>
+        t.fanout
+          ? `${num(t.fanout.serverCpuPct)} / ${num(t.fanout.infrastructureCpuPct)} / ${num(t.fanout.generatorCpuPct)}`
+          : dash,
+    ],
+    [
+      '',
+      'generator thread utilization (1 = generator-bound)',
+      (t) => (t.fanout ? t.fanout.workerUtilization.map((u) => u.toFixed(2)).join(' / ') : dash),
+    ],
+    [
+      'saturation',
+      'max sustained deliveries/s (p99 ≤ 100 ms, no loss)',
+      (t) => num(t.saturation?.maxSustainedDeliveriesPerSec),
+      'saturation max deliveries/s',
+    ],
+    ['', 'stopped because', (t) => t.saturation?.stoppedBecause ?? dash],
+    [
+      'rooms',
+      `${options.rooms} rooms of 2–10, ${options.roomRate} msgs/s: delivered msgs/s`,
+      (t) => (t.rooms === null ? 'n/a' : num(t.rooms?.deliveredPerSec)),
+    ],
+    [
+      '',
+      'latency p50 / p99 ms',
+      (t) =>
+        t.rooms
+          ? `${num(t.rooms.latency.p50)} / ${num(t.rooms.latency.p99)}`
+          : t.rooms === null
+            ? 'n/a'
+            : dash,
+    ],
+    [
+      '',
+      'lost / duplicated / misdelivered',
+      (t) =>
+        t.rooms
+          ? `${t.rooms.lost} / ${t.rooms.duplicated} / ${t.rooms.misdelivered}`
+          : t.rooms === null
+            ? 'n/a'
+            : dash,
+    ],
+  ];
+  const ratioColumns = [...new Set(report.ratios.map((r) => r.over))];
+  const header = [
+    'workload',
+    'metric',
+    ...report.targets.map((t) => t.name),
+    ...ratioColumns.map((over) => `cluster/${over}`),
+  ];
+  const lines = [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`];
+  for (const [workload, metric, read, ratioMetric] of rows) {
+    const ratioCells = ratioColumns.map((over) => ratioCell(report.ratios, ratioMetric, over));
+    lines.push(`| ${[workload, metric, ...report.targets.map(read), ...ratioCells].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+function ratioCell(ratios: Ratio[], metric: string | undefined, over: string): string {
+  if (metric === undefined) return '';
+  const ratio = ratios.find((r) => r.metric === metric && r.over === over);
+  return ratio?.value == null ? dash : `${ratio.value}×`;
+}

@@ -1,0 +1,90 @@
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../../test/support/free-port.js';
+import { httpOk, LocalProcess, stopAll, tcpOpen } from './local-process.js';
+import { adaptNginxSite, nginxMainConfig } from './nginx-config.js';
+import { startPushNode } from './push-node.js';
+import type { Target } from './target.js';
+
+const NODE_IDS = ['node1', 'node2', 'node3'];
+
+/** Finds a program in PATH or the sbin directories (nginx lives in /usr/sbin). */
+function program(name: string): string {
+  return (
+    ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin']
+      .map((dir) => join(dir, name))
+      .find((path) => existsSync(path)) ?? name
+  );
+}
+
+/**
+ * The product as deployed, on loopback: Redis, three nodes from the built code, and nginx with
+ * the project's config. Needs Debian's `redis-server` and `nginx` (`bench/setup.sh`).
+ */
+export async function startClusterTarget(): Promise<Target> {
+  const started: LocalProcess[] = [];
+  const dir = await mkdtemp(join(tmpdir(), 'push-bench-'));
+  try {
+    const redisPort = await freePort();
+    const redis = LocalProcess.start('redis', program('redis-server'), [
+      '--port',
+      String(redisPort),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ]);
+    started.push(redis);
+    await redis.waitUntil('Redis accepting connections', () => tcpOpen(redisPort));
+
+    const nodePorts = new Map<string, number>();
+    for (const id of NODE_IDS) nodePorts.set(id, await freePort());
+    const nodes = await Promise.all(
+      NODE_IDS.map((id) =>
+        startPushNode(id, nodePorts.get(id) ?? 0, { REDIS_URL: `redis://127.0.0.1:${redisPort}` }),
+      ),
+    );
+    started.push(...nodes);
+
+    const port = await freePort();
+    const site = join(dir, 'push-cluster.conf');
+    await writeFile(site, await adaptNginxSite(port, nodePorts));
+    await writeFile(join(dir, 'nginx.conf'), nginxMainConfig(dir, site));
+    // Workers of an nginx started as root run as nobody and write temp files here.
+    await chmod(dir, 0o777);
+    const nginx = LocalProcess.start('nginx', program('nginx'), [
+      '-p',
+      dir,
+      '-c',
+      join(dir, 'nginx.conf'),
+    ]);
+    started.push(nginx);
+    await nginx.waitUntil('nginx answering /healthz', () =>
+      httpOk(`http://127.0.0.1:${port}/healthz`),
+    );
+
+    return {
+      name: 'cluster',
+      description: '3 nodes + Redis pub/sub + nginx (the project config), all on loopback',
+      protocol: 'socket.io',
+      url: `http://127.0.0.1:${port}`,
+      servers: NODE_IDS.map((name, index) => ({ name, pid: nodes[index]?.pid ?? 0 })),
+      infrastructure: [
+        { name: 'redis', pid: redis.pid },
+        { name: 'nginx', pid: nginx.pid },
+      ],
+      stop: async () => {
+        await stopAll(started);
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await stopAll(started);
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}

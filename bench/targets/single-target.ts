@@ -1,0 +1,18 @@
+import { freePort } from '../../test/support/free-port.js';
+import { startPushNode } from './push-node.js';
+import type { Target } from './target.js';
+
+/** One node, in-memory adapter, no Redis, no nginx: what clustering costs, by comparison. */
+export async function startSingleTarget(): Promise<Target> {
+  const port = await freePort();
+  const node = await startPushNode('single', port);
+  return {
+    name: 'single',
+    description: '1 node, in-memory adapter, no Redis, no nginx',
+    protocol: 'socket.io',
+    url: `http://127.0.0.1:${port}`,
+    servers: [{ name: 'single', pid: node.pid }],
+    infrastructure: [],
+    stop: () => node.stop(),
+  };
+}

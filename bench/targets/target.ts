@@ -1,0 +1,26 @@
+/** The wire protocol a target speaks to the load generator. */
+export type TargetProtocol = 'socket.io' | 'ws';
+
+/** A server process the benchmark watches (memory, CPU). */
+export interface ServerProcess {
+  /** e.g. `node1`, `ws-raw`. */
+  name: string;
+  pid: number;
+}
+
+/** Something to measure, started (or found) by the benchmark. */
+export interface Target {
+  /** `cluster`, `single`, `ws-raw`, or `url` for a cluster started elsewhere. */
+  name: string;
+  /** One line saying what it is, for the report. */
+  description: string;
+  protocol: TargetProtocol;
+  /** Where clients connect (nginx for the cluster). */
+  url: string;
+  /** The processes that serve clients; empty when the target runs elsewhere (`--url`). */
+  servers: ServerProcess[];
+  /** Processes around the servers (nginx, Redis): their CPU is reported apart. */
+  infrastructure: ServerProcess[];
+  /** Stops whatever the benchmark started for this target. */
+  stop(): Promise<void>;
+}

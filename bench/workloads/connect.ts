@@ -1,0 +1,33 @@
+import { type LatencySummary, round, summarize } from '../load/stats.js';
+import { withClients } from './connected-clients.js';
+import { clientSpecs, type WorkloadContext } from './workload-context.js';
+
+/** Connect: C clients connecting at once (Socket.IO: long-polling, then the upgrade). */
+export interface ConnectResult {
+  clients: number;
+  connected: number;
+  errors: number;
+  firstError: string | null;
+  connectsPerSec: number;
+  /** Time from the start of the burst until each client was welcomed, ms. */
+  latency: LatencySummary;
+}
+
+/** Runs the connect burst. */
+export function connect(context: WorkloadContext): Promise<ConnectResult> {
+  const { target, options } = context;
+  const specs = clientSpecs(target, options.clients, () => [], ['polling', 'websocket']);
+  return withClients(
+    context,
+    specs,
+    async (result) => ({
+      clients: options.clients,
+      connected: result.ok,
+      errors: result.errors.length,
+      firstError: result.errors[0] ?? null,
+      connectsPerSec: round((result.ok / result.wallMs) * 1000, 0),
+      latency: summarize(result.connectMs),
+    }),
+    { tolerateErrors: true },
+  );
+}

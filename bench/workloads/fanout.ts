@@ -1,0 +1,30 @@
+import { withClients } from './connected-clients.js';
+import { type Measurement, measure, withPublisher } from './measure.js';
+import { clientSpecs, type WorkloadContext } from './workload-context.js';
+
+const ROOM = 'fanout';
+
+/** Fanout: C clients in one room, R msgs/s of ~100 bytes for D seconds. */
+export interface FanoutResult extends Measurement {
+  clients: number;
+  durationS: number;
+}
+
+/** Runs the fanout workload. */
+export function fanout(context: WorkloadContext): Promise<FanoutResult> {
+  const { target, options } = context;
+  const specs = clientSpecs(target, options.clients, () => [ROOM]);
+  return withClients(context, specs, () =>
+    withPublisher(context, async (publisher) => {
+      const result = await measure(
+        context,
+        publisher,
+        options.rate,
+        options.duration * 1000,
+        () => (target.protocol === 'ws' ? null : ROOM),
+        () => options.clients,
+      );
+      return { ...result, clients: options.clients, durationS: options.duration };
+    }),
+  );
+}

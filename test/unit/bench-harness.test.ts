@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { summarize } from '../../bench/load/stats.js';
+import { parseOptions } from '../../bench/options.js';
+import { problems } from '../../bench/report/bench-report.js';
+import { adaptNginxSite } from '../../bench/targets/nginx-config.js';
+
+describe('benchmark harness', () => {
+  it('adapts the deployed nginx config to loopback ports and nothing else', async () => {
+    const ports = new Map([
+      ['node1', 4001],
+      ['node2', 4002],
+      ['node3', 4003],
+    ]);
+    const site = await adaptNginxSite(8999, ports);
+    expect(site).toContain('listen 127.0.0.1:8999;');
+    for (const port of ports.values()) expect(site).toContain(`server 127.0.0.1:${port}`);
+    expect(site).not.toMatch(/\bnode\d:3000\b/);
+    // The session routing map is the deployed one.
+    expect(site).toContain('~^node2\\.   push_node2;');
+    await expect(adaptNginxSite(8999, new Map([['node1', 1]]))).rejects.toThrow(/node2/);
+  });
+
+  it('computes nearest-rank percentiles', () => {
+    const samples = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(summarize(samples)).toEqual({ count: 100, p50: 50, p95: 95, p99: 99, max: 100 });
+    expect(summarize([])).toEqual({ count: 0, p50: 0, p95: 0, p99: 0, max: 0 });
+  });
+
+  it('rejects bad flags with the usage text, and sizes --quick small', () => {
+    expect(() => parseOptions(['--clients', 'lots'])).toThrow(
+      /--clients must be a positive number/,
+    );
+    expect(() => parseOptions(['--targets', 'cluster,mars'])).toThrow(/unknown "mars"/);
+    expect(() => parseOptions(['--url', 'localhost:8080'])).toThrow(/--url must be/);
+    const quick = parseOptions(['--quick']);
+    expect(quick).toMatchObject({ quick: true, clients: 100 });
+    expect(parseOptions(['--url', 'http://localhost:8080'])).toMatchObject({ targets: ['url'] });
+  });
+
+  it('fails a run that lost, duplicated or misdelivered anything outside the saturation ramp', () => {
+    const fanout = {
+      lost: 1,
+      duplicated: 0,
+      misdelivered: 2,
+      refused: 0,
+      disconnects: 0,
+    } as unknown as NonNullable<Parameters<typeof problems>[0][number]['fanout']>;
+    expect(problems([{ name: 'cluster', description: '', fanout }])).toEqual([
+      'cluster fanout: 1 deliveries lost',
+      'cluster fanout: 2 misdelivered',
+    ]);
+  });
+});
