@@ -15,7 +15,7 @@ const COLORS: Record<string, string> = {
 export function latencyChart(targets: TargetResults[], title: string): string {
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: 860, height: 460 });
   const series = targets.flatMap((target) => {
-    const steps = target.saturation?.steps ?? [];
+    const steps = [...(target.saturation?.steps ?? [])].sort((a, b) => a.rate - b.rate);
     const color = COLORS[target.name] ?? '#555';
     return (['p99', 'p50'] as const).map((percentile) => ({
       name: `${target.name} ${percentile}`,

@@ -5,6 +5,8 @@ import { clientSpecs, type WorkloadContext } from './workload-context.js';
 const ROOM = 'saturation';
 /** A step passes while p99 stays at or under this, with nothing lost. */
 export const SATURATION_P99_LIMIT_MS = 100;
+/** Bisection steps between the last passing and the first failing doubled rate. */
+const REFINE_STEPS = 2;
 
 /** One step of the ramp. */
 export interface SaturationStep extends Measurement {
@@ -13,12 +15,12 @@ export interface SaturationStep extends Measurement {
 
 /**
  * Saturation: the fanout population, from a quarter of the fanout rate, doubled each step until
- * p99 > 100 ms or loss.
+ * p99 > 100 ms or loss, then bisected twice between the last passing and the first failing rate.
  */
 export interface SaturationResult {
   clients: number;
   steps: SaturationStep[];
-  /** Deliveries/s of the last passing step (0 when even the first failed). */
+  /** Highest deliveries/s of a passing step (0 when even the first failed). */
   maxSustainedDeliveriesPerSec: number;
   /** Why the ramp stopped. */
   stoppedBecause: string;
@@ -31,9 +33,7 @@ export function saturation(context: WorkloadContext): Promise<SaturationResult> 
   return withClients(context, specs, () =>
     withPublisher(context, async (publisher) => {
       const steps: SaturationStep[] = [];
-      let stoppedBecause = `reached --max-steps ${options.maxSteps}`;
-      for (let step = 0; step < options.maxSteps; step++) {
-        const rate = Math.ceil(options.rate / 4) * 2 ** step;
+      const step = async (rate: number): Promise<SaturationStep> => {
         context.note(`${rate} msgs/s`);
         const result = await measure(
           context,
@@ -47,20 +47,49 @@ export function saturation(context: WorkloadContext): Promise<SaturationResult> 
           result.latency.p99 <= SATURATION_P99_LIMIT_MS &&
           result.lost === 0 &&
           result.refused === 0;
-        steps.push({ ...result, passed });
-        if (!passed) {
-          stoppedBecause =
-            result.lost > 0 || result.refused > 0
-              ? `loss at ${rate} msgs/s (${result.lost} lost, ${result.refused} refused)`
-              : `p99 ${result.latency.p99} ms > ${SATURATION_P99_LIMIT_MS} ms at ${rate} msgs/s`;
+        const measured = { ...result, passed };
+        steps.push(measured);
+        return measured;
+      };
+
+      // Double until a step fails…
+      let passing = 0;
+      let failing: SaturationStep | undefined;
+      for (let index = 0; index < options.maxSteps; index++) {
+        const result = await step(Math.ceil(options.rate / 4) * 2 ** index);
+        if (!result.passed) {
+          failing = result;
           break;
         }
+        passing = result.rate;
       }
-      const lastPassed = steps.filter((step) => step.passed).at(-1);
+      // …then bisect between the last passing and the first failing rate.
+      if (failing !== undefined && passing > 0) {
+        let high = failing.rate;
+        for (let index = 0; index < REFINE_STEPS; index++) {
+          const middle = Math.round((passing + high) / 2);
+          if (middle <= passing || middle >= high) break;
+          const result = await step(middle);
+          if (result.passed) passing = middle;
+          else {
+            high = middle;
+            failing = result;
+          }
+        }
+      }
+      const stoppedBecause =
+        failing === undefined
+          ? `reached --max-steps ${options.maxSteps}`
+          : failing.lost > 0 || failing.refused > 0
+            ? `loss at ${failing.rate} msgs/s (${failing.lost} lost, ${failing.refused} refused)`
+            : `p99 ${failing.latency.p99} ms > ${SATURATION_P99_LIMIT_MS} ms at ${failing.rate} msgs/s`;
+      const best = steps
+        .filter((candidate) => candidate.passed)
+        .reduce((max, candidate) => Math.max(max, candidate.deliveredPerSec), 0);
       return {
         clients: options.clients,
         steps,
-        maxSustainedDeliveriesPerSec: lastPassed?.deliveredPerSec ?? 0,
+        maxSustainedDeliveriesPerSec: best,
         stoppedBecause,
       };
     }),
