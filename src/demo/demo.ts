@@ -1,4 +1,10 @@
-import { PushClient, PushError, type StatusChange, type TransportName } from '../client/index.js';
+import {
+  type ConnectionStatus,
+  PushClient,
+  PushError,
+  type StatusChange,
+  type TransportName,
+} from '../client/index.js';
 import { byId, element } from './dom.js';
 import { type ChatMessage, FeedView } from './feed-view.js';
 import { StatusView } from './status-view.js';
@@ -47,7 +53,7 @@ transportSelect.addEventListener('change', () => {
 
 client.onStatus((snapshot, change) => {
   status.render(snapshot);
-  const line = narrate(change);
+  const line = narrate(change, snapshot);
   if (line !== undefined) feed.notice(line);
 });
 client.onAny((event, envelope) => feed.message(event, envelope));
@@ -125,14 +131,15 @@ function renderRooms(): void {
   target.value = rooms.includes(selected) ? selected : '';
 }
 
-function narrate(change: StatusChange): string | undefined {
+function narrate(change: StatusChange, snapshot: ConnectionStatus): string | undefined {
   switch (change.kind) {
     case 'connected':
       return change.reconnected
-        ? `Reconnected through the load balancer, now on ${change.node}.`
-        : `Connected to ${change.node}.`;
+        ? `Reconnected through the load balancer, now on ${change.node} over ${snapshot.transport}.`
+        : `Connected to ${change.node} over ${snapshot.transport}.`;
     case 'transport':
-      return `Upgraded to ${change.transport}.`;
+      // An upgrade that completes before the welcome is told by the "Connected" line.
+      return snapshot.state === 'connected' ? `Upgraded to ${change.transport}.` : undefined;
     case 'disconnected':
       return `Connection lost (${change.reason}).`;
     case 'reconnecting':
