@@ -66,4 +66,33 @@ describe('docker compose up', () => {
       ]);
     }
   });
+
+  it('answers in JSON when nginx itself refuses: a body over its limit, no node reachable', async () => {
+    const tooLarge = await fetch(`${url}/api/publish`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${COMPOSE_DEFAULT_API_KEY}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ data: 'x'.repeat(2 * 1024 * 1024) }),
+    });
+    expect(tooLarge.status).toBe(413);
+    expect(await tooLarge.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+
+    // Last in this file: every node goes away.
+    await cluster.project.compose('stop', '-t', '10', 'node1', 'node2', 'node3');
+    const noNode = await fetch(`${url}/api/publish`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${COMPOSE_DEFAULT_API_KEY}`,
+        'content-type': 'application/json',
+      },
+      body: '{"data":1}',
+    });
+    expect(noNode.status).toBe(503);
+    expect(noNode.headers.get('retry-after')).toBe('1');
+    expect(await noNode.json()).toMatchObject({ error: { code: 'unavailable' } });
+    const handshake = await fetch(`${url}/socket.io/?EIO=4&transport=polling`);
+    expect(handshake.status).toBe(503);
+  });
 });
