@@ -1,11 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import type { SocketIoClientKind } from './load/messages.js';
 
 /** Every target the benchmark can start itself. */
 export const TARGET_NAMES = ['cluster', 'single', 'ws-raw'] as const;
 /** Every workload. */
 export const WORKLOAD_NAMES = ['idle', 'connect', 'fanout', 'saturation', 'rooms'] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
+const CLIENT_KINDS = ['raw', 'socket.io-client'] as const;
 
 /** How the benchmark is sized; defaults fit a 2-core machine in a few minutes. */
 export interface BenchOptions {
@@ -29,6 +31,8 @@ export interface BenchOptions {
   stepDuration: number;
   maxSteps: number;
   workers: number;
+  /** Which client simulates Socket.IO users in idle/fanout/saturation/rooms. */
+  client: SocketIoClientKind;
   /** Where results go. */
   out: string;
 }
@@ -47,6 +51,8 @@ const USAGE = `npm run bench -- [options]
   --step-duration <s>  saturation seconds per step (default 3)
   --max-steps <n>      saturation steps from rate/4, doubling (default 7)
   --workers <n>        load-generator threads (default: cores, at most 4)
+  --client <kind>      raw (default: Socket.IO protocol over ws, cheap) or socket.io-client
+                       for idle/fanout/saturation/rooms; connect always uses socket.io-client
   --out <dir>          results directory (default bench/results)`;
 
 function positive(name: string, value: string | undefined, fallback: number): number {
@@ -95,6 +101,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'step-duration': { type: 'string' },
       'max-steps': { type: 'string' },
       workers: { type: 'string' },
+      client: { type: 'string' },
       out: { type: 'string' },
     },
     strict: true,
@@ -118,6 +125,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     stepDuration: positive('step-duration', values['step-duration'], quick ? 1 : 3),
     maxSteps: positive('max-steps', values['max-steps'], quick ? 3 : 7),
     workers: positive('workers', values.workers, Math.min(4, availableParallelism())),
+    client: list('client', values.client, CLIENT_KINDS)[0] ?? 'raw',
     out: values.out ?? 'bench/results',
   };
 }

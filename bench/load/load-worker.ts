@@ -7,6 +7,7 @@ import { io, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import type { Envelope } from '../../src/protocol/envelope.js';
 import type { BenchPayload, ClientSpec, DeliveryTally, FromWorker, ToWorker } from './messages.js';
+import { openRawSocketIo } from './raw-socket-io-client.js';
 import { nowMs, SampleBuffer } from './stats.js';
 
 interface SimulatedClient {
@@ -77,6 +78,22 @@ function connectSocketIo(spec: ClientSpec): Promise<SimulatedClient> {
   });
 }
 
+async function connectRaw(spec: ClientSpec): Promise<SimulatedClient> {
+  const client: SimulatedClient = {
+    rooms: new Set(spec.rooms),
+    seen: new Uint8Array(0),
+    close: () => {},
+  };
+  const raw = await openRawSocketIo(spec.url, spec.rooms, (payload) => {
+    receive(client, (payload as Envelope<BenchPayload> | undefined)?.data);
+  });
+  raw.onLost(() => {
+    disconnects++;
+  });
+  client.close = () => raw.close();
+  return client;
+}
+
 function connectWs(spec: ClientSpec): Promise<SimulatedClient> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(spec.url, { perMessageDeflate: false });
@@ -110,7 +127,12 @@ async function connect(specs: ClientSpec[]): Promise<void> {
     specs.map(async (spec, index) => {
       const started = nowMs();
       try {
-        const client = spec.protocol === 'ws' ? await connectWs(spec) : await connectSocketIo(spec);
+        const client =
+          spec.protocol === 'ws'
+            ? await connectWs(spec)
+            : spec.client === 'raw'
+              ? await connectRaw(spec)
+              : await connectSocketIo(spec);
         clients.push(client);
         connectMs[ok++] = nowMs() - started;
       } catch (error) {

@@ -1,11 +1,16 @@
 import type { TargetProtocol } from '../targets/target.js';
 
+/** Which client simulates a Socket.IO user. */
+export type SocketIoClientKind = 'socket.io-client' | 'raw';
+
 /** One simulated client: where it connects and which rooms it joins. */
 export interface ClientSpec {
   url: string;
   protocol: TargetProtocol;
-  /** Socket.IO transports (ignored for plain `ws`). */
+  /** Socket.IO transports (ignored for plain `ws` and the raw client, which use WebSocket). */
   transports: Array<'polling' | 'websocket'>;
+  /** For Socket.IO targets: the real `socket.io-client`, or the protocol-level raw client. */
+  client: SocketIoClientKind;
   rooms: string[];
 }
 

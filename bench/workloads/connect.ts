@@ -1,3 +1,4 @@
+import type { ClientSpec } from '../load/messages.js';
 import { type LatencySummary, round, summarize } from '../load/stats.js';
 import { withClients } from './connected-clients.js';
 import { clientSpecs, type WorkloadContext } from './workload-context.js';
@@ -15,8 +16,13 @@ export interface ConnectResult {
 
 /** Runs the connect burst. */
 export function connect(context: WorkloadContext): Promise<ConnectResult> {
-  const { target, options } = context;
-  const specs = clientSpecs(target, options.clients, () => [], ['polling', 'websocket']);
+  const { options } = context;
+  // The real client, as browsers connect: long-polling handshake, then the upgrade.
+  const specs = clientSpecs(context, options.clients).map((spec) => ({
+    ...spec,
+    transports: ['polling', 'websocket'] as ClientSpec['transports'],
+    client: 'socket.io-client' as const,
+  }));
   return withClients(
     context,
     specs,

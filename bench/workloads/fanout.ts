@@ -13,7 +13,7 @@ export interface FanoutResult extends Measurement {
 /** Runs the fanout workload. */
 export function fanout(context: WorkloadContext): Promise<FanoutResult> {
   const { target, options } = context;
-  const specs = clientSpecs(target, options.clients, () => [ROOM]);
+  const specs = clientSpecs(context, options.clients, () => [ROOM]);
   return withClients(context, specs, () =>
     withPublisher(context, async (publisher) => {
       const result = await measure(

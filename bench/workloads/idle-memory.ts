@@ -51,7 +51,7 @@ export async function idleMemory(context: WorkloadContext): Promise<IdleMemoryRe
   try {
     while (connected < options.idle) {
       const size = Math.min(batch, options.idle - connected);
-      const result = await generator.connect(clientSpecs(target, size));
+      const result = await generator.connect(clientSpecs(context, size));
       if (result.errors.length > 0) {
         throw new Error(
           `${result.errors.length} idle clients could not connect: ${result.errors[0]}`,

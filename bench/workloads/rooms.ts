@@ -37,7 +37,7 @@ export async function rooms(context: WorkloadContext): Promise<RoomsResult | und
     members.set(room, size);
   }
   const memberships = [...members.values()].reduce((sum, size) => sum + size, 0);
-  const specs = clientSpecs(target, options.clients, (index) => roomsOfClient[index] ?? []);
+  const specs = clientSpecs(context, options.clients, (index) => roomsOfClient[index] ?? []);
   const pick = random(7);
   return withClients(context, specs, () =>
     withPublisher(context, async (publisher) => {

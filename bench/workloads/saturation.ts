@@ -29,7 +29,7 @@ export interface SaturationResult {
 /** Runs the saturation ramp. */
 export function saturation(context: WorkloadContext): Promise<SaturationResult> {
   const { target, options } = context;
-  const specs = clientSpecs(target, options.clients, () => [ROOM]);
+  const specs = clientSpecs(context, options.clients, () => [ROOM]);
   return withClients(context, specs, () =>
     withPublisher(context, async (publisher) => {
       const steps: SaturationStep[] = [];

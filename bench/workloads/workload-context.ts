@@ -12,17 +12,21 @@ export interface WorkloadContext {
   note(text: string): void;
 }
 
-/** `count` clients of `target`, each joining the rooms `roomsOf(index)` returns. */
+/**
+ * `count` WebSocket clients of `target`, each joining the rooms `roomsOf(index)` returns, using
+ * the client kind chosen with `--client`.
+ */
 export function clientSpecs(
-  target: Target,
+  context: Pick<WorkloadContext, 'target' | 'options'>,
   count: number,
   roomsOf: (index: number) => string[] = () => [],
-  transports: ClientSpec['transports'] = ['websocket'],
 ): ClientSpec[] {
+  const { target, options } = context;
   return Array.from({ length: count }, (_, index) => ({
     url: target.url,
     protocol: target.protocol,
-    transports,
+    transports: ['websocket'],
+    client: options.client,
     rooms: target.protocol === 'ws' ? [] : roomsOf(index),
   }));
 }

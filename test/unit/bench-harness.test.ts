@@ -32,8 +32,12 @@ describe('benchmark harness', () => {
     );
     expect(() => parseOptions(['--targets', 'cluster,mars'])).toThrow(/unknown "mars"/);
     expect(() => parseOptions(['--url', 'localhost:8080'])).toThrow(/--url must be/);
+    expect(() => parseOptions(['--client', 'browser'])).toThrow(/--client: unknown "browser"/);
     const quick = parseOptions(['--quick']);
-    expect(quick).toMatchObject({ quick: true, clients: 100 });
+    expect(quick).toMatchObject({ quick: true, clients: 100, client: 'raw' });
+    expect(parseOptions(['--client', 'socket.io-client'])).toMatchObject({
+      client: 'socket.io-client',
+    });
     expect(parseOptions(['--url', 'http://localhost:8080'])).toMatchObject({ targets: ['url'] });
   });
 

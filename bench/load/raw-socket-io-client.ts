@@ -1,0 +1,104 @@
+import { WebSocket } from 'ws';
+
+/** A connected protocol-level client. */
+export interface RawSocketIoClient {
+  close(): void;
+  /** Called once if the connection is lost (not after `close()`). */
+  onLost(listener: () => void): void;
+}
+
+/**
+ * A minimal Socket.IO client for load generation: Engine.IO v4 / Socket.IO v5 spoken directly
+ * over a `ws` WebSocket (default namespace, JSON parser). It answers pings, joins `rooms` with
+ * acknowledged `subscribe` events, and hands every `message` event's payload to `onMessage`.
+ * Much cheaper per message than `socket.io-client`, so that the generator leaves more CPU to the
+ * servers it measures; `--client socket.io-client` uses the real client instead.
+ */
+export function openRawSocketIo(
+  url: string,
+  rooms: string[],
+  onMessage: (payload: unknown) => void,
+  timeoutMs = 30_000,
+): Promise<RawSocketIoClient> {
+  const wsUrl = `${url.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`;
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(wsUrl, { perMessageDeflate: false });
+    const pendingAcks = new Map<number, (ok: boolean) => void>();
+    let nextAckId = 0;
+    let settled = false;
+    let closing = false;
+    let lost: (() => void) | undefined;
+    const timer = setTimeout(() => fail(new Error(`no welcome within ${timeoutMs} ms`)), timeoutMs);
+
+    function fail(error: Error): void {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.terminate();
+      reject(error);
+    }
+
+    async function joinRooms(): Promise<void> {
+      const acks = rooms.map(
+        (room) =>
+          new Promise<boolean>((ack) => {
+            const id = nextAckId++;
+            pendingAcks.set(id, ack);
+            socket.send(`42${id}${JSON.stringify(['subscribe', room])}`);
+          }),
+      );
+      const results = await Promise.all(acks);
+      if (results.includes(false)) throw new Error('subscribe refused');
+    }
+
+    socket.on('message', (raw) => {
+      const text = String(raw);
+      const engineType = text.charCodeAt(0);
+      if (engineType === 50 /* '2' ping */) {
+        socket.send('3');
+        return;
+      }
+      if (engineType === 48 /* '0' open */) {
+        socket.send('40');
+        return;
+      }
+      if (engineType !== 52 /* '4' message */) return;
+      const packetType = text.charCodeAt(1);
+      if (packetType === 50 /* '2' event */) {
+        const [event, payload] = JSON.parse(text.slice(2)) as [string, unknown];
+        if (event === 'message') onMessage(payload);
+        else if (event === 'welcome' && !settled) {
+          joinRooms().then(
+            () => {
+              settled = true;
+              clearTimeout(timer);
+              resolve({
+                close: () => {
+                  closing = true;
+                  socket.terminate();
+                },
+                onLost: (listener) => {
+                  lost = listener;
+                },
+              });
+            },
+            (error: Error) => fail(error),
+          );
+        }
+      } else if (packetType === 51 /* '3' ack */) {
+        const bracket = text.indexOf('[');
+        const id = Number(text.slice(2, bracket));
+        const [result] = JSON.parse(text.slice(bracket)) as [{ ok: boolean }];
+        pendingAcks.get(id)?.(result.ok);
+        pendingAcks.delete(id);
+      } else if (packetType === 52 /* '4' connect error */) {
+        fail(new Error(`connect_error: ${text.slice(2)}`));
+      }
+    });
+    socket.once('error', (error) => fail(error));
+    socket.once('close', () => {
+      if (!settled) fail(new Error('closed before welcome'));
+      else if (!closing) lost?.();
+    });
+  });
+}
