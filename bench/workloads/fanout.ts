@@ -1,5 +1,4 @@
-import { withClients } from './connected-clients.js';
-import { type Measurement, measure, withPublisher } from './measure.js';
+import { type Measurement, measure, withSubscribersAndPublisher } from './measure.js';
 import { clientSpecs, type WorkloadContext } from './workload-context.js';
 
 const ROOM = 'fanout';
@@ -14,17 +13,15 @@ export interface FanoutResult extends Measurement {
 export function fanout(context: WorkloadContext): Promise<FanoutResult> {
   const { target, options } = context;
   const specs = clientSpecs(context, options.clients, () => [ROOM]);
-  return withClients(context, specs, () =>
-    withPublisher(context, async (publisher) => {
-      const result = await measure(
-        context,
-        publisher,
-        options.rate,
-        options.duration * 1000,
-        () => (target.protocol === 'ws' ? null : ROOM),
-        () => options.clients,
-      );
-      return { ...result, clients: options.clients, durationS: options.duration };
-    }),
-  );
+  return withSubscribersAndPublisher(context, specs, async (publisher) => {
+    const result = await measure(
+      context,
+      publisher,
+      options.rate,
+      options.duration * 1000,
+      () => (target.protocol === 'ws' ? null : ROOM),
+      () => options.clients,
+    );
+    return { ...result, clients: options.clients, durationS: options.duration };
+  });
 }

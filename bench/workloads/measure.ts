@@ -1,6 +1,8 @@
+import type { ClientSpec } from '../load/messages.js';
 import { Publisher } from '../load/publisher.js';
 import { type LatencySummary, nowMs, round, summarize } from '../load/stats.js';
 import { cpuMs, sumOver, withDescendants } from '../targets/process-stats.js';
+import { withClients } from './connected-clients.js';
 import type { WorkloadContext } from './workload-context.js';
 
 /** One paced publishing run, accounted per client and message. */
@@ -86,15 +88,21 @@ export async function measure(
   };
 }
 
-/** Connects publishers, runs `body`, and always disconnects them. */
-export async function withPublisher<T>(
+/**
+ * Connects the subscribers `specs` and the publishers, runs `body` with the publisher, and always
+ * disconnects both. Fails when a subscriber cannot connect (see {@link withClients}).
+ */
+export function withSubscribersAndPublisher<T>(
   context: WorkloadContext,
+  specs: ClientSpec[],
   body: (publisher: Publisher) => Promise<T>,
 ): Promise<T> {
-  const publisher = await Publisher.connect(context.target);
-  try {
-    return await body(publisher);
-  } finally {
-    publisher.close();
-  }
+  return withClients(context, specs, async () => {
+    const publisher = await Publisher.connect(context.target);
+    try {
+      return await body(publisher);
+    } finally {
+      publisher.close();
+    }
+  });
 }

@@ -1,5 +1,4 @@
-import { withClients } from './connected-clients.js';
-import { type Measurement, measure, withPublisher } from './measure.js';
+import { type Measurement, measure, withSubscribersAndPublisher } from './measure.js';
 import { clientSpecs, type WorkloadContext } from './workload-context.js';
 
 /** Rooms: many small rooms (2–10 members each), publishes to a random room each. */
@@ -39,17 +38,15 @@ export async function rooms(context: WorkloadContext): Promise<RoomsResult | und
   const memberships = [...members.values()].reduce((sum, size) => sum + size, 0);
   const specs = clientSpecs(context, options.clients, (index) => roomsOfClient[index] ?? []);
   const pick = random(7);
-  return withClients(context, specs, () =>
-    withPublisher(context, async (publisher) => {
-      const result = await measure(
-        context,
-        publisher,
-        options.roomRate,
-        options.duration * 1000,
-        () => `room-${Math.floor(pick() * options.rooms)}`,
-        (room) => (room === null ? options.clients : (members.get(room) ?? 0)),
-      );
-      return { ...result, rooms: options.rooms, clients: options.clients, memberships };
-    }),
-  );
+  return withSubscribersAndPublisher(context, specs, async (publisher) => {
+    const result = await measure(
+      context,
+      publisher,
+      options.roomRate,
+      options.duration * 1000,
+      () => `room-${Math.floor(pick() * options.rooms)}`,
+      (room) => (room === null ? options.clients : (members.get(room) ?? 0)),
+    );
+    return { ...result, rooms: options.rooms, clients: options.clients, memberships };
+  });
 }

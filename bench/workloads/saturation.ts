@@ -1,5 +1,4 @@
-import { withClients } from './connected-clients.js';
-import { type Measurement, measure, withPublisher } from './measure.js';
+import { type Measurement, measure, withSubscribersAndPublisher } from './measure.js';
 import { clientSpecs, type WorkloadContext } from './workload-context.js';
 
 const ROOM = 'saturation';
@@ -30,68 +29,64 @@ export interface SaturationResult {
 export function saturation(context: WorkloadContext): Promise<SaturationResult> {
   const { target, options } = context;
   const specs = clientSpecs(context, options.clients, () => [ROOM]);
-  return withClients(context, specs, () =>
-    withPublisher(context, async (publisher) => {
-      const steps: SaturationStep[] = [];
-      const step = async (rate: number): Promise<SaturationStep> => {
-        context.note(`${rate} msgs/s`);
-        const result = await measure(
-          context,
-          publisher,
-          rate,
-          options.stepDuration * 1000,
-          () => (target.protocol === 'ws' ? null : ROOM),
-          () => options.clients,
-        );
-        const passed =
-          result.latency.p99 <= SATURATION_P99_LIMIT_MS &&
-          result.lost === 0 &&
-          result.refused === 0;
-        const measured = { ...result, passed };
-        steps.push(measured);
-        return measured;
-      };
+  return withSubscribersAndPublisher(context, specs, async (publisher) => {
+    const steps: SaturationStep[] = [];
+    const step = async (rate: number): Promise<SaturationStep> => {
+      context.note(`${rate} msgs/s`);
+      const result = await measure(
+        context,
+        publisher,
+        rate,
+        options.stepDuration * 1000,
+        () => (target.protocol === 'ws' ? null : ROOM),
+        () => options.clients,
+      );
+      const passed =
+        result.latency.p99 <= SATURATION_P99_LIMIT_MS && result.lost === 0 && result.refused === 0;
+      const measured = { ...result, passed };
+      steps.push(measured);
+      return measured;
+    };
 
-      // Double until a step fails…
-      let passing = 0;
-      let failing: SaturationStep | undefined;
-      for (let index = 0; index < options.maxSteps; index++) {
-        const result = await step(Math.ceil(options.rate / 4) * 2 ** index);
-        if (!result.passed) {
+    // Double until a step fails…
+    let passing = 0;
+    let failing: SaturationStep | undefined;
+    for (let index = 0; index < options.maxSteps; index++) {
+      const result = await step(Math.ceil(options.rate / 4) * 2 ** index);
+      if (!result.passed) {
+        failing = result;
+        break;
+      }
+      passing = result.rate;
+    }
+    // …then bisect between the last passing and the first failing rate.
+    if (failing !== undefined && passing > 0) {
+      let high = failing.rate;
+      for (let index = 0; index < REFINE_STEPS; index++) {
+        const middle = Math.round((passing + high) / 2);
+        if (middle <= passing || middle >= high) break;
+        const result = await step(middle);
+        if (result.passed) passing = middle;
+        else {
+          high = middle;
           failing = result;
-          break;
-        }
-        passing = result.rate;
-      }
-      // …then bisect between the last passing and the first failing rate.
-      if (failing !== undefined && passing > 0) {
-        let high = failing.rate;
-        for (let index = 0; index < REFINE_STEPS; index++) {
-          const middle = Math.round((passing + high) / 2);
-          if (middle <= passing || middle >= high) break;
-          const result = await step(middle);
-          if (result.passed) passing = middle;
-          else {
-            high = middle;
-            failing = result;
-          }
         }
       }
-      const stoppedBecause =
-        failing === undefined
-          ? `reached --max-steps ${options.maxSteps}`
-          : failing.lost > 0 || failing.refused > 0
-            ? `loss at ${failing.rate} msgs/s (${failing.lost} lost, ${failing.refused} refused)`
-            : `p99 ${failing.latency.p99} ms > ${SATURATION_P99_LIMIT_MS} ms at ${failing.rate} msgs/s`;
-      const best = steps
-        .filter((candidate) => candidate.passed)
-        .reduce((max, candidate) => Math.max(max, candidate.deliveredPerSec), 0);
-      return {
-        clients: options.clients,
-        steps,
-        maxSustainedDeliveriesPerSec: best,
-        stoppedBecause,
-      };
-    }),
-  );
+    }
+    const stoppedBecause =
+      failing === undefined
+        ? `reached --max-steps ${options.maxSteps}`
+        : failing.lost > 0 || failing.refused > 0
+          ? `loss at ${failing.rate} msgs/s (${failing.lost} lost, ${failing.refused} refused)`
+          : `p99 ${failing.latency.p99} ms > ${SATURATION_P99_LIMIT_MS} ms at ${failing.rate} msgs/s`;
+    const best = steps
+      .filter((candidate) => candidate.passed)
+      .reduce((max, candidate) => Math.max(max, candidate.deliveredPerSec), 0);
+    return {
+      clients: options.clients,
+      steps,
+      maxSustainedDeliveriesPerSec: best,
+      stoppedBecause,
+    };
+  });
 }

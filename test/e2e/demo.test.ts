@@ -6,6 +6,7 @@ import {
   type ComposeCluster,
   startComposeCluster,
 } from '../support/compose-project.js';
+import { postPublish } from '../support/http-publish.js';
 import { settle } from '../support/test-client.js';
 
 /**
@@ -112,17 +113,10 @@ describe('the demo page through nginx', () => {
   it('shows a message published by a backend over HTTP in every page in the room', async () => {
     const room = uniqueRoom('http');
     const { alice, bob } = await twoNodesAndAnOutsider(room);
-    const response = await fetch(`${cluster.url}/api/publish`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${COMPOSE_DEFAULT_API_KEY}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({
-        room,
-        event: 'chat',
-        data: { author: 'backend', text: 'deploy finished' },
-      }),
+    const response = await postPublish(cluster.url, COMPOSE_DEFAULT_API_KEY, {
+      room,
+      event: 'chat',
+      data: { author: 'backend', text: 'deploy finished' },
     });
     expect(response.status).toBe(202);
     await alice.waitForMessage('deploy finished');
@@ -164,13 +158,10 @@ describe('the demo page through nginx', () => {
     expect(now).not.toBe(lost);
     expect(now).toMatch(/^node[123]$/);
 
-    const response = await fetch(`${cluster.url}/api/publish`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${COMPOSE_DEFAULT_API_KEY}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({ room, event: 'chat', data: { author: 'ops', text: 'still here?' } }),
+    const response = await postPublish(cluster.url, COMPOSE_DEFAULT_API_KEY, {
+      room,
+      event: 'chat',
+      data: { author: 'ops', text: 'still here?' },
     });
     expect(response.status).toBe(202);
     await page.waitForMessage('still here?');

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postPublish } from '../support/http-publish.js';
 import {
   NODE_IDS,
   PushClusterContainer,
@@ -38,14 +39,7 @@ afterAll(async () => {
 });
 
 const publishOverHttp = (body: unknown, init: { key?: string; raw?: string } = {}) =>
-  fetch(`${cluster.url}/api/publish`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${init.key ?? cluster.apiKey}`,
-      'content-type': 'application/json',
-    },
-    body: init.raw ?? JSON.stringify(body),
-  });
+  postPublish(cluster.url, init.key ?? cluster.apiKey, init.raw ?? body);
 
 describe.each([
   ['websocket-only', ['websocket'] as const],

@@ -4,6 +4,7 @@ import {
   type ComposeCluster,
   startComposeCluster,
 } from '../support/compose-project.js';
+import { postPublish } from '../support/http-publish.js';
 import { connectOnEveryNode, settle, subscribe, type TestClient } from '../support/test-client.js';
 import { waitFor } from '../support/wait.js';
 
@@ -43,13 +44,9 @@ describe('docker compose up', () => {
     clients.push(...(await connectOnEveryNode(url, nodes, { transports: ['websocket'] })));
     for (const client of clients) await subscribe(client, 'compose');
 
-    const response = await fetch(`${url}/api/publish`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${COMPOSE_DEFAULT_API_KEY}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({ room: 'compose', data: { hello: 'compose' } }),
+    const response = await postPublish(url, COMPOSE_DEFAULT_API_KEY, {
+      room: 'compose',
+      data: { hello: 'compose' },
     });
     expect(response.status).toBe(202);
     const { id } = (await response.json()) as { id: string };
@@ -68,27 +65,15 @@ describe('docker compose up', () => {
   });
 
   it('answers in JSON when nginx itself refuses: a body over its limit, no node reachable', async () => {
-    const tooLarge = await fetch(`${url}/api/publish`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${COMPOSE_DEFAULT_API_KEY}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({ data: 'x'.repeat(2 * 1024 * 1024) }),
+    const tooLarge = await postPublish(url, COMPOSE_DEFAULT_API_KEY, {
+      data: 'x'.repeat(2 * 1024 * 1024),
     });
     expect(tooLarge.status).toBe(413);
     expect(await tooLarge.json()).toMatchObject({ error: { code: 'payload_too_large' } });
 
     // Last in this file: every node goes away.
     await cluster.project.compose('stop', '-t', '10', 'node1', 'node2', 'node3');
-    const noNode = await fetch(`${url}/api/publish`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${COMPOSE_DEFAULT_API_KEY}`,
-        'content-type': 'application/json',
-      },
-      body: '{"data":1}',
-    });
+    const noNode = await postPublish(url, COMPOSE_DEFAULT_API_KEY, { data: 1 });
     expect(noNode.status).toBe(503);
     expect(noNode.headers.get('retry-after')).toBe('1');
     expect(await noNode.json()).toMatchObject({ error: { code: 'unavailable' } });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startNode } from '../support/in-process-cluster.js';
 import { connectClient, settle, subscribe, type TestClient } from '../support/test-client.js';
 
@@ -14,15 +15,7 @@ const connect = async (transports?: Array<'polling' | 'websocket'>) => {
 };
 
 const publishHttp = (body: string, headers: Record<string, string> = {}) =>
-  fetch(`${node.url}/api/publish`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${API_KEY}`,
-      'content-type': 'application/json',
-      ...headers,
-    },
-    body,
-  });
+  postPublish(node.url, API_KEY, body, headers);
 
 beforeAll(async () => {
   node = await startNode({
@@ -281,11 +274,7 @@ describe('a node whose Redis is unreachable', () => {
   });
 
   it('refuses publishes with 503 / unavailable instead of delivering to itself only', async () => {
-    const response = await fetch(`${orphan.url}/api/publish`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-      body: '{"data":1}',
-    });
+    const response = await postPublish(orphan.url, API_KEY, { data: 1 });
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('1');
     expect(await response.json()).toMatchObject({ error: { code: 'unavailable' } });

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { postPublish } from '../support/http-publish.js';
 import { REPO_ROOT } from '../support/repo.js';
 import { connectClient } from '../support/test-client.js';
 import { waitFor } from '../support/wait.js';
@@ -69,13 +70,8 @@ describe('the node entry point', () => {
     const keyLines = logs.filter((line) => typeof line.publishApiKey === 'string');
     expect(keyLines).toHaveLength(1);
     expect(logs.some((line) => /in-memory adapter/.test(line.msg))).toBe(true);
-    const published = await fetch(`${url}/api/publish`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${keyLines[0].publishApiKey}`,
-        'content-type': 'application/json',
-      },
-      body: '{"data":"with the generated key"}',
+    const published = await postPublish(url, keyLines[0].publishApiKey, {
+      data: 'with the generated key',
     });
     expect(published.status).toBe(202);
 

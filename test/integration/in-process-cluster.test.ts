@@ -1,5 +1,6 @@
 import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startNode } from '../support/in-process-cluster.js';
 import { connectClient, settle, subscribe, type TestClient } from '../support/test-client.js';
 import { waitFor } from '../support/wait.js';
@@ -88,10 +89,9 @@ describe('three nodes on one Redis', () => {
 
   it('deliver an HTTP publish without room to every client on every node', async () => {
     const everyone = await Promise.all(nodes.map((node) => connectTo(node, ['polling'])));
-    const response = await fetch(`${nodeAt(2).url}/api/publish`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ event: 'broadcast', data: 'to all' }),
+    const response = await postPublish(nodeAt(2).url, API_KEY, {
+      event: 'broadcast',
+      data: 'to all',
     });
     expect(response.status).toBe(202);
     const { id } = (await response.json()) as { id: string };

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PushClient, PushError, type StatusChange } from '../../src/client/index.js';
 import { freePort } from '../support/free-port.js';
+import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startNode } from '../support/in-process-cluster.js';
 import { waitFor } from '../support/wait.js';
 
@@ -87,10 +88,9 @@ describe('PushClient', () => {
 
     const got: unknown[] = [];
     c.on('message', (envelope) => got.push(envelope.data));
-    const response = await fetch(`${second.url}/api/publish`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ room: 'orders:2', data: 'after restart' }),
+    const response = await postPublish(second.url, API_KEY, {
+      room: 'orders:2',
+      data: 'after restart',
     });
     expect(response.status).toBe(202);
     await waitFor(() => got.length === 1, { what: 'delivery after the restart' });

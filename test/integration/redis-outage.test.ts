@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.js';
+import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startNode } from '../support/in-process-cluster.js';
 import { connectClient, subscribe, type TestClient } from '../support/test-client.js';
 import { waitFor } from '../support/wait.js';
@@ -38,12 +39,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const httpPublish = (node: InProcessNode, body: unknown) =>
-  fetch(`${node.url}/api/publish`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
+const httpPublish = (node: InProcessNode, body: unknown) => postPublish(node.url, API_KEY, body);
 
 describe('while Redis is down', () => {
   it('nodes stay up, report 503 on /readyz, refuse publishes, and recover when it returns', async () => {
