@@ -186,8 +186,22 @@ describe('a node stopped with SIGTERM', () => {
     const response = await publishOverHttp({ room: 'failover', data: 'after node3' });
     expect(response.status).toBe(202);
     const { id } = (await response.json()) as { id: string };
-    await waitFor(() => [...onNode3, ...watcher].every((c) => c.receivedWithId(id) === 1), {
+    const everyone = [...onNode3, ...watcher];
+    // Wait, then assert on each client's state, so that a failure says which client missed it.
+    await waitFor(() => everyone.every((c) => c.receivedWithId(id) === 1), {
       what: 'delivery after failover',
+    }).catch(() => undefined);
+    const state = (c: TestClient) => ({
+      node: c.node,
+      connected: c.socket.connected,
+      deliveries: c.receivedWithId(id),
     });
+    expect(everyone.map(state)).toEqual(
+      everyone.map(() => ({
+        node: expect.stringMatching(/^node[12]$/),
+        connected: true,
+        deliveries: 1,
+      })),
+    );
   });
 });
