@@ -3,6 +3,7 @@ import { Server, type ServerOptions } from 'socket.io';
 import { createSessionIdGenerator } from '../cluster/session-id.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
+import { releaseHandshakeRequests } from './handshake-request-release.js';
 import type { PushIo } from './push-io.js';
 
 /** Socket.IO's path, on every node and through nginx. */
@@ -30,7 +31,8 @@ export function createSocketServer(config: Config): PushIo {
 /**
  * Attaches `io` to `httpServer` (whose own request handler keeps serving every other path) and
  * sets up its engine: node-stamped session ids for nginx routing, `X-Node-Id` on the WebSocket
- * upgrade response, and a log line for every refused connection.
+ * upgrade response, a log line for every refused connection, and the release of each connection's
+ * HTTP request once its handshake is built.
  */
 export function attachSocketServer(
   io: PushIo,
@@ -46,6 +48,7 @@ export function attachSocketServer(
   io.engine.on('connection_error', (error: { code: number; message: string }) => {
     logger.warn({ code: error.code, reason: error.message }, 'engine.io connection refused');
   });
+  releaseHandshakeRequests(io);
 }
 
 function corsOption(origins: Config['corsOrigins']): Pick<Partial<ServerOptions>, 'cors'> {

@@ -1,7 +1,12 @@
+import type { IncomingMessage } from 'node:http';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PushSocket } from '../../src/realtime/push-io.js';
 import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startNode } from '../support/in-process-cluster.js';
 import { connectClient, settle, subscribe, type TestClient } from '../support/test-client.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const API_KEY = 'embedded-test-publish-key';
 const MAX_PAYLOAD_BYTES = 4096;
@@ -165,6 +170,45 @@ describe('socket protocol on a single node (in-memory adapter)', () => {
     expect(victim.received.map((r) => r.envelope.id)).toEqual(['direct']);
     expect(snoop.received).toEqual([]);
   });
+});
+
+describe('memory held per connection', () => {
+  /** V8's collector, made callable without restarting the test worker with --expose-gc. */
+  const collectGarbage = (): (() => void) => {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  };
+
+  it.each([['websocket'], ['polling', 'websocket']] as const)(
+    'lets the handshake request of a live %s connection be collected, handshake kept',
+    async (...transports) => {
+      const gc = collectGarbage();
+      const requests: WeakRef<IncomingMessage>[] = [];
+      const track = (_headers: unknown, req: IncomingMessage) => requests.push(new WeakRef(req));
+      node.server.io.engine.on('headers', track);
+      const connected = new Promise<PushSocket>((resolve) =>
+        node.server.io.once('connection', resolve),
+      );
+      const client = await connect([...transports]);
+      const socket = await connected;
+      node.server.io.engine.off('headers', track);
+      if (transports.length === 2) {
+        await waitFor(() =>
+          client.socket.io.engine.transport.name === 'websocket' ? true : undefined,
+        );
+      }
+
+      expect(socket.handshake.headers.host).toBe(new URL(node.url).host);
+      expect(socket.handshake.query.EIO).toBe('4');
+      expect(socket.request).toBeNull();
+      // The upgrade's request is the one a WebSocket connection would otherwise keep for its life.
+      expect(requests.length).toBeGreaterThanOrEqual(1);
+      await sleep(50);
+      gc();
+      expect(requests.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
+      expect(client.socket.connected).toBe(true);
+    },
+  );
 });
 
 describe('HTTP API on a single node', () => {
