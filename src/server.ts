@@ -7,7 +7,7 @@ import { Publisher } from './delivery/publisher.js';
 import { createHttpApp } from './http/app.js';
 import { stampNodeId } from './http/node-id-header.js';
 import type { Logger } from './observability/logger.js';
-import { handleConnection } from './realtime/connection-handler.js';
+import { createConnectionHandler } from './realtime/connection-handler.js';
 import type { PushIo } from './realtime/push-io.js';
 import { attachSocketServer, createSocketServer } from './realtime/socket-server.js';
 
@@ -45,9 +45,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
   attachSocketServer(io, httpServer, config, logger);
   stampNodeId(httpServer, config.nodeId);
 
-  io.on('connection', (socket) =>
-    handleConnection(socket, { nodeId: config.nodeId, publisher, logger }),
-  );
+  io.on('connection', createConnectionHandler({ nodeId: config.nodeId, publisher, logger }));
 
   return {
     io,

@@ -16,74 +16,73 @@ export interface ConnectionDeps {
   logger: Logger;
 }
 
-/**
- * Serves one client connection: greets it with `welcome`, then answers `subscribe`,
- * `unsubscribe` and `publish`. Every argument is untrusted; every failure is an ack, never a
- * thrown error (a throw inside a Socket.IO listener would take the whole node down).
- */
-export function handleConnection(socket: PushSocket, deps: ConnectionDeps): void {
-  const { nodeId, publisher, logger } = deps;
-  const log = logger.child({ sid: socket.id });
-  log.debug({ transport: socket.conn.transport.name }, 'client connected');
+/** A listener Socket.IO calls with the connection as `this`. */
+type SocketListener = (this: PushSocket, ...args: unknown[]) => void;
 
-  const guard =
-    <T>(event: string, handler: (args: readonly unknown[], reply: Reply<T>) => void) =>
-    (...args: unknown[]): void => {
+/**
+ * Builds the node's connection handler. It serves each client connection: greets it with
+ * `welcome`, then answers `subscribe`, `unsubscribe` and `publish`. Every argument is untrusted;
+ * every failure is an ack, never a thrown error (a throw inside a Socket.IO listener would take
+ * the whole node down).
+ *
+ * The listeners are built once per node and shared by every connection (Socket.IO calls them with
+ * the connection as `this`), so a connection costs no closures or child logger of its own: idle
+ * connections are what a push node holds most of.
+ */
+export function createConnectionHandler(deps: ConnectionDeps): (socket: PushSocket) => void {
+  const { nodeId, publisher, logger } = deps;
+
+  const guard = <T>(
+    event: string,
+    handler: (socket: PushSocket, args: readonly unknown[], reply: Reply<T>) => void,
+  ): SocketListener =>
+    function (this: PushSocket, ...args: unknown[]): void {
       const reply = replyOf<T>(args);
       try {
-        handler(args, reply);
+        handler(this, args, reply);
       } catch (error) {
-        log.error({ err: error, event }, 'event handler failed');
+        logger.error({ sid: this.id, err: error, event }, 'event handler failed');
         reply(INTERNAL_FAILURE as T);
       }
     };
 
-  socket.on(
-    'subscribe',
-    guard<RoomAck>('subscribe', ([room], reply) => {
-      const name = roomNameSchema.safeParse(room);
-      if (!name.success) {
-        reply(ackFailure(ErrorCode.InvalidRoom, name.error.issues[0]?.message ?? 'invalid room'));
-        return;
-      }
-      const key = roomKey(name.data);
-      // socket.rooms also holds the socket's own id room.
-      if (!socket.rooms.has(key) && socket.rooms.size > MAX_ROOMS_PER_CONNECTION) {
-        reply(
-          ackFailure(
-            ErrorCode.TooManyRooms,
-            `a connection may subscribe to at most ${MAX_ROOMS_PER_CONNECTION} rooms`,
-          ),
-        );
-        return;
-      }
-      socket.join(key);
-      reply({ ok: true, room: name.data });
-    }),
-  );
+  const onSubscribe = guard<RoomAck>('subscribe', (socket, [room], reply) => {
+    const name = roomNameSchema.safeParse(room);
+    if (!name.success) {
+      reply(ackFailure(ErrorCode.InvalidRoom, name.error.issues[0]?.message ?? 'invalid room'));
+      return;
+    }
+    const key = roomKey(name.data);
+    // socket.rooms also holds the socket's own id room.
+    if (!socket.rooms.has(key) && socket.rooms.size > MAX_ROOMS_PER_CONNECTION) {
+      reply(
+        ackFailure(
+          ErrorCode.TooManyRooms,
+          `a connection may subscribe to at most ${MAX_ROOMS_PER_CONNECTION} rooms`,
+        ),
+      );
+      return;
+    }
+    socket.join(key);
+    reply({ ok: true, room: name.data });
+  });
 
-  socket.on(
-    'unsubscribe',
-    guard<RoomAck>('unsubscribe', ([room], reply) => {
-      const name = roomNameSchema.safeParse(room);
-      if (!name.success) {
-        reply(ackFailure(ErrorCode.InvalidRoom, name.error.issues[0]?.message ?? 'invalid room'));
-        return;
-      }
-      socket.leave(roomKey(name.data));
-      reply({ ok: true, room: name.data });
-    }),
-  );
+  const onUnsubscribe = guard<RoomAck>('unsubscribe', (socket, [room], reply) => {
+    const name = roomNameSchema.safeParse(room);
+    if (!name.success) {
+      reply(ackFailure(ErrorCode.InvalidRoom, name.error.issues[0]?.message ?? 'invalid room'));
+      return;
+    }
+    socket.leave(roomKey(name.data));
+    reply({ ok: true, room: name.data });
+  });
 
-  socket.on(
-    'publish',
-    guard<PublishAck>('publish', ([request], reply) => {
-      const result = publisher.publish(request);
-      reply(result.ok ? { ok: true, id: result.envelope.id } : result);
-    }),
-  );
+  const onPublish = guard<PublishAck>('publish', (_socket, [request], reply) => {
+    const result = publisher.publish(request);
+    reply(result.ok ? { ok: true, id: result.envelope.id } : result);
+  });
 
-  socket.onAny((event: unknown, ...args: unknown[]) => {
+  const onAny = (event: unknown, ...args: unknown[]): void => {
     if (typeof event === 'string' && CLIENT_EVENT_NAMES.has(event)) return;
     replyOf<RoomAck>(args)(
       ackFailure(
@@ -91,8 +90,19 @@ export function handleConnection(socket: PushSocket, deps: ConnectionDeps): void
         `unknown event ${JSON.stringify(String(event).slice(0, 64))}; expected subscribe, unsubscribe or publish`,
       ),
     );
-  });
+  };
 
-  socket.on('disconnect', (reason) => log.debug({ reason }, 'client disconnected'));
-  socket.emit('welcome', { node: nodeId, sid: socket.id });
+  function onDisconnect(this: PushSocket, reason: string): void {
+    logger.debug({ sid: this.id, reason }, 'client disconnected');
+  }
+
+  return (socket) => {
+    logger.debug({ sid: socket.id, transport: socket.conn.transport.name }, 'client connected');
+    socket.on('subscribe', onSubscribe);
+    socket.on('unsubscribe', onUnsubscribe);
+    socket.on('publish', onPublish);
+    socket.onAny(onAny);
+    socket.on('disconnect', onDisconnect);
+    socket.emit('welcome', { node: nodeId, sid: socket.id });
+  };
 }
