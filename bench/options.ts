@@ -27,6 +27,8 @@ export interface BenchOptions {
   roomRate: number;
   /** Idle connections for the memory workload. */
   idle: number;
+  /** Warm-up connections per server process, opened before the idle ones are measured. */
+  idleWarmup: number;
   /** Seconds per saturation step. */
   stepDuration: number;
   maxSteps: number;
@@ -48,6 +50,8 @@ const USAGE = `npm run bench -- [options]
   --rooms <n>          rooms of 2-10 members (default 500)
   --room-rate <n>      rooms msgs/s (default 200)
   --idle <n>           idle connections for memory (default 1000)
+  --idle-warmup <n>    connections per server process opened first and not measured
+                       (default 1000: a node's first connections also grow its heap once)
   --step-duration <s>  saturation seconds per step (default 3)
   --max-steps <n>      saturation steps from rate/4, doubling (default 7)
   --workers <n>        load-generator threads (default: cores, at most 4)
@@ -60,6 +64,15 @@ function positive(name: string, value: string | undefined, fallback: number): nu
   const number = Number(value);
   if (!Number.isFinite(number) || number <= 0) {
     throw new Error(`--${name} must be a positive number (got "${value}")\n\n${USAGE}`);
+  }
+  return number;
+}
+
+function nonNegative(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) {
+    throw new Error(`--${name} must be a whole number ≥ 0 (got "${value}")\n\n${USAGE}`);
   }
   return number;
 }
@@ -98,6 +111,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       rooms: { type: 'string' },
       'room-rate': { type: 'string' },
       idle: { type: 'string' },
+      'idle-warmup': { type: 'string' },
       'step-duration': { type: 'string' },
       'max-steps': { type: 'string' },
       workers: { type: 'string' },
@@ -122,6 +136,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     rooms: positive('rooms', values.rooms, quick ? 40 : 500),
     roomRate: positive('room-rate', values['room-rate'], quick ? 50 : 200),
     idle: positive('idle', values.idle, quick ? 100 : 1000),
+    idleWarmup: nonNegative('idle-warmup', values['idle-warmup'], quick ? 20 : 1000),
     stepDuration: positive('step-duration', values['step-duration'], quick ? 1 : 3),
     maxSteps: positive('max-steps', values['max-steps'], quick ? 3 : 7),
     workers: positive('workers', values.workers, Math.min(4, availableParallelism())),

@@ -17,7 +17,7 @@ export function markdownTable(report: BenchReport): string {
   const rows: Row[] = [
     [
       'idle memory',
-      `${options.idle} idle conns: KB/conn`,
+      `${options.idle} idle conns (after ${options.idleWarmup}/node warm-up): KB/conn`,
       (t) => num(t.idle?.perConnectionKB),
       'idle KB/connection',
     ],

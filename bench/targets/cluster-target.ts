@@ -48,7 +48,7 @@ export async function startClusterTarget(): Promise<Target> {
         startPushNode(id, nodePorts.get(id) ?? 0, { REDIS_URL: `redis://127.0.0.1:${redisPort}` }),
       ),
     );
-    started.push(...nodes);
+    started.push(...nodes.map((node) => node.process));
 
     const port = await freePort();
     const site = join(dir, 'push-cluster.conf');
@@ -72,7 +72,7 @@ export async function startClusterTarget(): Promise<Target> {
       description: '3 nodes + Redis pub/sub + nginx (the project config), all on loopback',
       protocol: 'socket.io',
       url: `http://127.0.0.1:${port}`,
-      servers: NODE_IDS.map((name, index) => ({ name, pid: nodes[index]?.pid ?? 0 })),
+      servers: nodes.map((node) => node.server),
       infrastructure: [
         { name: 'redis', pid: redis.pid },
         { name: 'nginx', pid: nginx.pid },

@@ -1,17 +1,31 @@
 import { join } from 'node:path';
+import { freePort } from '../../test/support/free-port.js';
 import { REPO_ROOT } from '../../test/support/repo.js';
+import { inspectFlag } from './inspector-gc.js';
 import { httpOk, LocalProcess } from './local-process.js';
+import type { ServerProcess } from './target.js';
 
 /** The built entry point (`npm run build`), as the image runs it. */
 const MAIN = join(REPO_ROOT, 'dist', 'main.js');
 
-/** A push node on 127.0.0.1:`port`, started from the built code and ready (`/readyz` 200). */
+/** A push node started by the benchmark. */
+export interface PushNode {
+  process: LocalProcess;
+  /** What the workloads watch: its pid and its loopback inspector port. */
+  server: ServerProcess;
+}
+
+/**
+ * A push node on 127.0.0.1:`port`, started from the built code and ready (`/readyz` 200), with
+ * its inspector on another loopback port (only used to force a garbage collection).
+ */
 export async function startPushNode(
   nodeId: string,
   port: number,
   env: Record<string, string> = {},
-): Promise<LocalProcess> {
-  const node = LocalProcess.start(nodeId, process.execPath, [MAIN], {
+): Promise<PushNode> {
+  const inspectorPort = await freePort();
+  const node = LocalProcess.start(nodeId, process.execPath, [inspectFlag(inspectorPort), MAIN], {
     NODE_ENV: 'production',
     NODE_ID: nodeId,
     PORT: String(port),
@@ -20,5 +34,5 @@ export async function startPushNode(
     ...env,
   });
   await node.waitUntil('/readyz 200', () => httpOk(`http://127.0.0.1:${port}/readyz`));
-  return node;
+  return { process: node, server: { name: nodeId, pid: node.pid, inspectorPort } };
 }

@@ -11,8 +11,8 @@ export async function startSingleTarget(): Promise<Target> {
     description: '1 node, in-memory adapter, no Redis, no nginx',
     protocol: 'socket.io',
     url: `http://127.0.0.1:${port}`,
-    servers: [{ name: 'single', pid: node.pid }],
+    servers: [node.server],
     infrastructure: [],
-    stop: () => node.stop(),
+    stop: () => node.process.stop(),
   };
 }

@@ -6,6 +6,11 @@ export interface ServerProcess {
   /** e.g. `node1`, `ws-raw`. */
   name: string;
   pid: number;
+  /**
+   * A loopback inspector port, when the benchmark started the process with one: used to force a
+   * full garbage collection before memory is read.
+   */
+  inspectorPort?: number;
 }
 
 /** Something to measure, started (or found) by the benchmark. */

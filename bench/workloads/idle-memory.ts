@@ -1,31 +1,49 @@
 import { round } from '../load/stats.js';
+import { collectGarbage } from '../targets/inspector-gc.js';
 import { rssBytes } from '../targets/process-stats.js';
 import { clientSpecs, type WorkloadContext } from './workload-context.js';
 
-/** Connections are added in this many equal batches; memory is read after each. */
+/** Measured connections are added in this many equal batches; memory is read after each. */
 const BATCHES = 4;
 /** How long connections sit idle before memory is read. */
 const SETTLE_MS = 2000;
+/** Warm-up connections are opened this many at a time. */
+const WARMUP_CHUNK = 500;
 
 /** Idle memory: N idle WebSocket connections, resident memory added per connection. */
 export interface IdleMemoryResult {
   connections: number;
-  /** Sum over the server processes, MiB, before the first and after the last batch. */
+  /**
+   * Connections opened first and kept open, not measured: `--idle-warmup` per server process. A
+   * process's first connections also pay one-off growth (V8's young generation grows up to
+   * 16 MiB per semi-space as allocation speeds up, JIT code, pooled parsers): ~25–35 KB per
+   * connection over a node's first ~1000, then ~10 KB.
+   */
+  warmupConnections: number;
+  /** Resident memory that the warm-up added, MiB (the one-off growth plus the warm-up's own). */
+  warmupMiB: number | null;
+  /** Sum over the server processes, MiB, after the warm-up and after the last batch. */
   rssBeforeMiB: number | null;
   rssAfterMiB: number | null;
   /**
    * Marginal resident memory per connection, KB (1000 bytes): the least-squares slope of RSS
-   * against connections over the batches, so one-off heap growth weighs less than in a single
-   * before/after difference. `null` when server processes are not visible (`--url`).
+   * against connections over the batches, after the warm-up. `null` when server processes are
+   * not visible (`--url`).
    */
   perConnectionKB: number | null;
-  /** (RSS after − RSS before) / N, KB, for comparison. */
+  /** (RSS after − RSS after the warm-up) / N, KB, for comparison. */
   averagePerConnectionKB: number | null;
   perServer: Array<{ name: string; beforeMiB: number; afterMiB: number }>;
 }
 
+/** Each server's RSS, read right after a full garbage collection in it (when it has an inspector). */
 async function rssOf(context: WorkloadContext): Promise<number[]> {
-  return Promise.all(context.target.servers.map(async (s) => (await rssBytes(s.pid)) ?? 0));
+  return Promise.all(
+    context.target.servers.map(async (server) => {
+      if (server.inspectorPort !== undefined) await collectGarbage(server.inspectorPort);
+      return (await rssBytes(server.pid)) ?? 0;
+    }),
+  );
 }
 
 const mib = (bytes: number) => round(bytes / 2 ** 20, 1);
@@ -41,24 +59,40 @@ function slope(points: Array<[number, number]>): number {
   return variance === 0 ? 0 : covariance / variance;
 }
 
+/** Opens `count` idle connections in chunks the generator handles comfortably; throws on any error. */
+async function connectIdle(context: WorkloadContext, count: number): Promise<void> {
+  for (let opened = 0; opened < count; ) {
+    const size = Math.min(WARMUP_CHUNK, count - opened);
+    const result = await context.generator.connect(clientSpecs(context, size));
+    if (result.errors.length > 0) {
+      throw new Error(
+        `${result.errors.length} idle clients could not connect: ${result.errors[0]}`,
+      );
+    }
+    opened += size;
+  }
+}
+
 /** Runs the idle-memory workload. */
 export async function idleMemory(context: WorkloadContext): Promise<IdleMemoryResult> {
   const { target, options, generator } = context;
-  const before = await rssOf(context);
-  const points: Array<[number, number]> = [[0, sum(before)]];
-  const batch = Math.ceil(options.idle / BATCHES);
-  let connected = 0;
+  const initial = await rssOf(context);
+  const warmupConnections = options.idleWarmup * Math.max(1, target.servers.length);
   try {
+    if (warmupConnections > 0) {
+      context.note(`warm-up: ${warmupConnections} connections`);
+      await connectIdle(context, warmupConnections);
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    }
+    const before = await rssOf(context);
+    const points: Array<[number, number]> = [[0, sum(before)]];
+    const batch = Math.ceil(options.idle / BATCHES);
+    let connected = 0;
     while (connected < options.idle) {
       const size = Math.min(batch, options.idle - connected);
-      const result = await generator.connect(clientSpecs(context, size));
-      if (result.errors.length > 0) {
-        throw new Error(
-          `${result.errors.length} idle clients could not connect: ${result.errors[0]}`,
-        );
-      }
+      await connectIdle(context, size);
       connected += size;
-      context.note(`${connected} connections`);
+      context.note(`${connected} connections (+${warmupConnections} warm-up)`);
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
       points.push([connected, sum(await rssOf(context))]);
     }
@@ -66,6 +100,8 @@ export async function idleMemory(context: WorkloadContext): Promise<IdleMemoryRe
     if (target.servers.length === 0) {
       return {
         connections: connected,
+        warmupConnections,
+        warmupMiB: null,
         rssBeforeMiB: null,
         rssAfterMiB: null,
         perConnectionKB: null,
@@ -75,6 +111,8 @@ export async function idleMemory(context: WorkloadContext): Promise<IdleMemoryRe
     }
     return {
       connections: connected,
+      warmupConnections,
+      warmupMiB: mib(sum(before) - sum(initial)),
       rssBeforeMiB: mib(sum(before)),
       rssAfterMiB: mib(sum(after)),
       perConnectionKB: round(slope(points) / 1000, 1),

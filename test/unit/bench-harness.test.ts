@@ -33,8 +33,10 @@ describe('benchmark harness', () => {
     expect(() => parseOptions(['--targets', 'cluster,mars'])).toThrow(/unknown "mars"/);
     expect(() => parseOptions(['--url', 'localhost:8080'])).toThrow(/--url must be/);
     expect(() => parseOptions(['--client', 'browser'])).toThrow(/--client: unknown "browser"/);
+    expect(() => parseOptions(['--idle-warmup', '1.5'])).toThrow(/--idle-warmup must be a whole/);
+    expect(parseOptions(['--idle-warmup', '0'])).toMatchObject({ idleWarmup: 0 });
     const quick = parseOptions(['--quick']);
-    expect(quick).toMatchObject({ quick: true, clients: 100, client: 'raw' });
+    expect(quick).toMatchObject({ quick: true, clients: 100, idleWarmup: 20, client: 'raw' });
     expect(parseOptions(['--client', 'socket.io-client'])).toMatchObject({
       client: 'socket.io-client',
     });
