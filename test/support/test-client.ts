@@ -24,6 +24,8 @@ export interface ConnectOptions {
   /** Allow the client to reconnect (off by default so that a lost session fails the test). */
   reconnection?: boolean;
   timeoutMs?: number;
+  /** Request headers sent with the handshake and every later request. */
+  extraHeaders?: Record<string, string>;
 }
 
 /**
@@ -35,6 +37,7 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
     transports = ['polling', 'websocket'],
     reconnection = false,
     timeoutMs = 10_000,
+    extraHeaders,
   } = options;
   const socket: PushClientSocket = io(url, {
     transports,
@@ -43,6 +46,7 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
     reconnectionDelayMax: 1000,
     forceNew: true,
     timeout: timeoutMs,
+    extraHeaders,
   });
   const received: TestClient['received'] = [];
   socket.onAny((event: string, envelope: Envelope) => {
