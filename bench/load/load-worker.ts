@@ -4,8 +4,8 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { io, type Socket } from 'socket.io-client';
-import { WebSocket } from 'ws';
 import type { Envelope } from '../../src/protocol/envelope.js';
+import { LeanWebSocket } from './lean-websocket.js';
 import type { BenchPayload, ClientSpec, DeliveryTally, FromWorker, ToWorker } from './messages.js';
 import { openRawSocketIo } from './raw-socket-io-client.js';
 import { nowMs, SampleBuffer } from './stats.js';
@@ -94,26 +94,23 @@ async function connectRaw(spec: ClientSpec): Promise<SimulatedClient> {
   return client;
 }
 
-function connectWs(spec: ClientSpec): Promise<SimulatedClient> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(spec.url, { perMessageDeflate: false });
-    const client: SimulatedClient = {
-      rooms: new Set(),
-      seen: new Uint8Array(0),
-      close: () => socket.terminate(),
-    };
-    socket.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { data?: BenchPayload };
+async function connectWs(spec: ClientSpec): Promise<SimulatedClient> {
+  const client: SimulatedClient = {
+    rooms: new Set(),
+    seen: new Uint8Array(0),
+    close: () => {},
+  };
+  const socket = await LeanWebSocket.open(spec.url, {
+    onMessage: (text) => {
+      const message = JSON.parse(text) as { data?: BenchPayload };
       receive(client, message.data);
-    });
-    socket.once('error', reject);
-    socket.once('open', () => {
-      socket.on('close', () => {
-        if (!closing) disconnects++;
-      });
-      resolve(client);
-    });
+    },
+    onClose: () => {
+      if (!closing) disconnects++;
+    },
   });
+  client.close = () => socket.terminate();
+  return client;
 }
 
 let closing = false;

@@ -1,4 +1,4 @@
-import { WebSocket } from 'ws';
+import { LeanWebSocket } from './lean-websocket.js';
 
 /** A connected protocol-level client. */
 export interface RawSocketIoClient {
@@ -9,8 +9,8 @@ export interface RawSocketIoClient {
 
 /**
  * A minimal Socket.IO client for load generation: Engine.IO v4 / Socket.IO v5 spoken directly
- * over a `ws` WebSocket (default namespace, JSON parser). It answers pings, joins `rooms` with
- * acknowledged `subscribe` events, and hands every `message` event's payload to `onMessage`.
+ * over a {@link LeanWebSocket} (default namespace, JSON parser). It answers pings, joins `rooms`
+ * with acknowledged `subscribe` events, and hands every `message` event's payload to `onMessage`.
  * Much cheaper per message than `socket.io-client`, so that the generator leaves more CPU to the
  * servers it measures; `--client socket.io-client` uses the real client instead.
  */
@@ -22,10 +22,11 @@ export function openRawSocketIo(
 ): Promise<RawSocketIoClient> {
   const wsUrl = `${url.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`;
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(wsUrl, { perMessageDeflate: false });
     const pendingAcks = new Map<number, (ok: boolean) => void>();
+    let socket: LeanWebSocket | undefined;
     let nextAckId = 0;
     let settled = false;
+    let failed = false;
     let closing = false;
     let lost: (() => void) | undefined;
     const timer = setTimeout(() => fail(new Error(`no welcome within ${timeoutMs} ms`)), timeoutMs);
@@ -33,33 +34,34 @@ export function openRawSocketIo(
     function fail(error: Error): void {
       if (settled) return;
       settled = true;
+      failed = true;
       clearTimeout(timer);
-      socket.terminate();
+      socket?.terminate();
       reject(error);
     }
 
-    async function joinRooms(): Promise<void> {
+    async function joinRooms(connection: LeanWebSocket): Promise<void> {
       const acks = rooms.map(
         (room) =>
           new Promise<boolean>((ack) => {
             const id = nextAckId++;
             pendingAcks.set(id, ack);
-            socket.send(`42${id}${JSON.stringify(['subscribe', room])}`);
+            connection.send(`42${id}${JSON.stringify(['subscribe', room])}`);
           }),
       );
       const results = await Promise.all(acks);
       if (results.includes(false)) throw new Error('subscribe refused');
     }
 
-    socket.on('message', (raw) => {
-      const text = String(raw);
+    function handle(text: string, connection: LeanWebSocket): void {
+      socket = connection;
       const engineType = text.charCodeAt(0);
       if (engineType === 50 /* '2' ping */) {
-        socket.send('3');
+        connection.send('3');
         return;
       }
       if (engineType === 48 /* '0' open */) {
-        socket.send('40');
+        connection.send('40');
         return;
       }
       if (engineType !== 52 /* '4' message */) return;
@@ -68,14 +70,14 @@ export function openRawSocketIo(
         const [event, payload] = JSON.parse(text.slice(2)) as [string, unknown];
         if (event === 'message') onMessage(payload);
         else if (event === 'welcome' && !settled) {
-          joinRooms().then(
+          joinRooms(connection).then(
             () => {
               settled = true;
               clearTimeout(timer);
               resolve({
                 close: () => {
                   closing = true;
-                  socket.terminate();
+                  connection.terminate();
                 },
                 onLost: (listener) => {
                   lost = listener;
@@ -94,11 +96,22 @@ export function openRawSocketIo(
       } else if (packetType === 52 /* '4' connect error */) {
         fail(new Error(`connect_error: ${text.slice(2)}`));
       }
-    });
-    socket.once('error', (error) => fail(error));
-    socket.once('close', () => {
-      if (!settled) fail(new Error('closed before welcome'));
-      else if (!closing) lost?.();
-    });
+    }
+
+    LeanWebSocket.open(
+      wsUrl,
+      {
+        onMessage: handle,
+        onClose: (reason) => {
+          if (!settled) fail(new Error(`closed before welcome (${reason})`));
+          else if (!closing) lost?.();
+        },
+      },
+      timeoutMs,
+    ).then((connection) => {
+      socket = connection;
+      // Timed out while the upgrade was still under way.
+      if (failed) connection.terminate();
+    }, fail);
   });
 }
