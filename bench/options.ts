@@ -22,6 +22,8 @@ export interface BenchOptions {
   rate: number;
   /** Fanout and rooms duration, seconds. */
   duration: number;
+  /** Fanout warm-up at the same rate before the timed run, seconds (0: none). */
+  warmup: number;
   rooms: number;
   /** Rooms publish rate, msgs/s. */
   roomRate: number;
@@ -47,6 +49,7 @@ const USAGE = `npm run bench -- [options]
   --clients <n>        clients for fanout/saturation/rooms/connect (default 1000)
   --rate <n>           fanout msgs/s (default 50)
   --duration <s>       fanout and rooms seconds (default 10)
+  --warmup <s>         fanout seconds at the same rate before the timed run (default 2)
   --rooms <n>          rooms of 2-10 members (default 500)
   --room-rate <n>      rooms msgs/s (default 200)
   --idle <n>           idle connections for memory (default 1000)
@@ -55,7 +58,7 @@ const USAGE = `npm run bench -- [options]
   --step-duration <s>  saturation seconds per step (default 3)
   --max-steps <n>      saturation steps from rate/4, doubling (default 7)
   --workers <n>        load-generator threads (default: cores, at most 4)
-  --client <kind>      raw (default: Socket.IO protocol over ws, cheap) or socket.io-client
+  --client <kind>      raw (default: Socket.IO protocol on a lean WebSocket client) or socket.io-client
                        for idle/fanout/saturation/rooms; connect always uses socket.io-client
   --out <dir>          results directory (default bench/results)`;
 
@@ -108,6 +111,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       clients: { type: 'string' },
       rate: { type: 'string' },
       duration: { type: 'string' },
+      warmup: { type: 'string' },
       rooms: { type: 'string' },
       'room-rate': { type: 'string' },
       idle: { type: 'string' },
@@ -133,6 +137,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     clients: positive('clients', values.clients, quick ? 100 : 1000),
     rate: positive('rate', values.rate, quick ? 20 : 50),
     duration: positive('duration', values.duration, quick ? 2 : 10),
+    warmup: nonNegative('warmup', values.warmup, quick ? 1 : 2),
     rooms: positive('rooms', values.rooms, quick ? 40 : 500),
     roomRate: positive('room-rate', values['room-rate'], quick ? 50 : 200),
     idle: positive('idle', values.idle, quick ? 100 : 1000),

@@ -76,6 +76,7 @@ export function problems(targets: TargetResults[]): string[] {
   for (const t of targets) {
     if (t.error !== undefined) found.push(`${t.name}: ${t.error}`);
     for (const [name, m] of [
+      ['fanout warm-up', t.fanout?.warmup ?? undefined],
       ['fanout', t.fanout],
       ['rooms', t.rooms ?? undefined],
     ] as const) {

@@ -50,8 +50,19 @@ export function markdownTable(report: BenchReport): string {
     ],
     [
       '',
-      'lost / duplicated',
-      (t) => (t.fanout ? `${t.fanout.lost} / ${t.fanout.duplicated}` : dash),
+      `first ${options.warmup} s (warm-up, not in the line above): p50 / p99 ms`,
+      (t) =>
+        t.fanout?.warmup
+          ? `${num(t.fanout.warmup.latency.p50)} / ${num(t.fanout.warmup.latency.p99)}`
+          : dash,
+    ],
+    [
+      '',
+      'lost / duplicated (warm-up included)',
+      (t) =>
+        t.fanout
+          ? `${t.fanout.lost + (t.fanout.warmup?.lost ?? 0)} / ${t.fanout.duplicated + (t.fanout.warmup?.duplicated ?? 0)}`
+          : dash,
     ],
     [
       '',

@@ -3,25 +3,47 @@ import { clientSpecs, type WorkloadContext } from './workload-context.js';
 
 const ROOM = 'fanout';
 
-/** Fanout: C clients in one room, R msgs/s of ~100 bytes for D seconds. */
+/**
+ * Fanout: C clients in one room, R msgs/s of ~100 bytes for D seconds, after a warm-up at the
+ * same rate.
+ */
 export interface FanoutResult extends Measurement {
   clients: number;
   durationS: number;
+  /**
+   * The first `--warmup` seconds at the same rate, right after the clients connected: accounted
+   * for loss like the rest, timed apart (JIT, the connection burst's garbage and fresh TCP
+   * windows make its tail several times the steady one's). `null` with `--warmup 0`.
+   */
+  warmup: Measurement | null;
 }
 
 /** Runs the fanout workload. */
 export function fanout(context: WorkloadContext): Promise<FanoutResult> {
   const { target, options } = context;
   const specs = clientSpecs(context, options.clients, () => [ROOM]);
+  const roomOf = () => (target.protocol === 'ws' ? null : ROOM);
+  const subscribers = () => options.clients;
   return withSubscribersAndPublisher(context, specs, async (publisher) => {
+    const warmup =
+      options.warmup > 0
+        ? await measure(
+            context,
+            publisher,
+            options.rate,
+            options.warmup * 1000,
+            roomOf,
+            subscribers,
+          )
+        : null;
     const result = await measure(
       context,
       publisher,
       options.rate,
       options.duration * 1000,
-      () => (target.protocol === 'ws' ? null : ROOM),
-      () => options.clients,
+      roomOf,
+      subscribers,
     );
-    return { ...result, clients: options.clients, durationS: options.duration };
+    return { ...result, clients: options.clients, durationS: options.duration, warmup };
   });
 }

@@ -44,14 +44,15 @@ describe('benchmark harness', () => {
   });
 
   it('fails a run that lost, duplicated or misdelivered anything outside the saturation ramp', () => {
+    const tally = { lost: 0, duplicated: 0, misdelivered: 0, refused: 0, disconnects: 0 };
     const fanout = {
+      ...tally,
       lost: 1,
-      duplicated: 0,
       misdelivered: 2,
-      refused: 0,
-      disconnects: 0,
+      warmup: { ...tally, duplicated: 3 },
     } as unknown as NonNullable<Parameters<typeof problems>[0][number]['fanout']>;
     expect(problems([{ name: 'cluster', description: '', fanout }])).toEqual([
+      'cluster fanout warm-up: 3 duplicates',
       'cluster fanout: 1 deliveries lost',
       'cluster fanout: 2 misdelivered',
     ]);
