@@ -38,7 +38,8 @@ export function concatSamples(parts: Float64Array[]): Float64Array {
 /** Rounds to 2 decimals (figures are printed and stored as such). */
 export function round(value: number, digits = 2): number {
   const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
+  // `|| 0` turns -0 (a tiny negative value rounded) into 0, which prints as "0", not "-0".
+  return Math.round(value * factor) / factor || 0;
 }
 
 /** A wall clock with sub-millisecond resolution, comparable across worker threads. */

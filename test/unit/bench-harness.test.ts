@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { summarize } from '../../bench/load/stats.js';
+import { round, summarize } from '../../bench/load/stats.js';
 import { parseOptions } from '../../bench/options.js';
 import { problems } from '../../bench/report/bench-report.js';
 import { adaptNginxSite } from '../../bench/targets/nginx-config.js';
@@ -24,6 +24,8 @@ describe('benchmark harness', () => {
     const samples = Array.from({ length: 100 }, (_, i) => i + 1);
     expect(summarize(samples)).toEqual({ count: 100, p50: 50, p95: 95, p99: 99, max: 100 });
     expect(summarize([])).toEqual({ count: 0, p50: 0, p95: 0, p99: 0, max: 0 });
+    expect(String(round(-0.0004, 1))).toBe('0');
+    expect(round(-0.26, 1)).toBe(-0.3);
   });
 
   it('rejects bad flags with the usage text, and sizes --quick small', () => {
