@@ -1,13 +1,6 @@
-import { type IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { PushIo } from './push-io.js';
-
-/**
- * What Engine.IO hands its middlewares as the response of a WebSocket upgrade: not a
- * `ServerResponse` but a shim that keeps the upgrade request in `req`.
- */
-interface UpgradeResponse {
-  req: IncomingMessage | null;
-}
 
 /**
  * The request headers `socket.handshake.headers` keeps after the handshake: who the client is
@@ -22,38 +15,45 @@ export const KEPT_HANDSHAKE_HEADERS = [
   'x-real-ip',
 ] as const;
 
+/** A listener registered with `once`, as `rawListeners()` returns it: a wrapper. */
+type OnceWrapper = ((...args: unknown[]) => void) & { listener?: unknown };
+
 /**
- * Lets every connection's HTTP request (its parsed headers, URL, query and parser state, about
- * 2 KB of heap) be garbage-collected once the Socket.IO handshake has been built from it, instead
- * of living as long as the connection, and trims `socket.handshake.headers` to
- * {@link KEPT_HANDSHAKE_HEADERS}.
+ * Lets every connection's HTTP request (its parsed headers, URL, query and parser state) and
+ * Engine.IO's upgrade response shim be garbage-collected once the handshake is done, instead of
+ * living as long as the connection (about 3 KB of heap per WebSocket connection together), and
+ * trims `socket.handshake.headers` to {@link KEPT_HANDSHAKE_HEADERS}.
  *
- * Two references keep it:
+ * Two references kept them:
  * - the Engine.IO socket's `request` (Socket.IO's documented memory saving drops it); it is
  *   dropped on Socket.IO's `connection`, after `socket.handshake` (headers, query, address) has
  *   been built and every connection middleware has seen it whole;
- * - the upgrade response shim, whose `close` listener on the TCP socket holds it for the whole
- *   life of a WebSocket connection (engine.io 6.6); its `req` is dropped when the 101 response
- *   headers are written, after every middleware and the handshake checks have run.
+ * - in engine.io 6.6, `handleUpgrade` wraps each upgrade in a response shim whose constructor
+ *   registers `socket.once("close", …)` on the TCP socket, so that Express-style middlewares can
+ *   see the response close; for a WebSocket that socket lives as long as the connection, and the
+ *   listener holds the shim and through it the request. That listener (the first `once("close")`
+ *   registered while `handleUpgrade` runs) is removed. No Engine.IO middleware of this node
+ *   listens for that response's `close`.
  *
  * Consequence: after the handshake `socket.request` is `null` and `socket.handshake.headers`
  * holds only {@link KEPT_HANDSHAKE_HEADERS}; a check that needs another header (a cookie, say)
  * belongs in a connection middleware, which still sees them all.
  */
 export function releaseHandshakeRequests(io: PushIo): void {
-  const upgrades = new WeakMap<IncomingMessage, UpgradeResponse>();
-  io.engine.use((req: IncomingMessage, res: ServerResponse, next: (error?: Error) => void) => {
-    // The shim is not a ServerResponse; nothing else tells an upgrade's response apart.
-    if (!(res instanceof ServerResponse)) upgrades.set(req, res as unknown as UpgradeResponse);
-    next();
-  });
-  // Emitted for every successful handshake or upgrade, while the response headers are written.
-  io.engine.on('headers', (_headers: Record<string, string>, req: IncomingMessage) => {
-    const res = upgrades.get(req);
-    if (res === undefined) return;
-    res.req = null;
-    upgrades.delete(req);
-  });
+  const engine = io.engine;
+  const handleUpgrade = engine.handleUpgrade.bind(engine);
+  engine.handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const before = new Set(socket.rawListeners('close'));
+    handleUpgrade(req, socket, head);
+    const [shimListener] = socket
+      .rawListeners('close')
+      .filter((listener) => !before.has(listener)) as OnceWrapper[];
+    // Only a `once` wrapper: ws's own `close` listener (added when the upgrade completes at once)
+    // is a plain one, and must stay.
+    if (shimListener !== undefined && typeof shimListener.listener === 'function') {
+      socket.removeListener('close', shimListener);
+    }
+  };
   io.on('connection', (socket) => {
     (socket.conn as { request: IncomingMessage | null }).request = null;
     const { headers } = socket.handshake;
