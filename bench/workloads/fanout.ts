@@ -22,28 +22,18 @@ export interface FanoutResult extends Measurement {
 export function fanout(context: WorkloadContext): Promise<FanoutResult> {
   const { target, options } = context;
   const specs = clientSpecs(context, options.clients, () => [ROOM]);
-  const roomOf = () => (target.protocol === 'ws' ? null : ROOM);
-  const subscribers = () => options.clients;
   return withSubscribersAndPublisher(context, specs, async (publisher) => {
-    const warmup =
-      options.warmup > 0
-        ? await measure(
-            context,
-            publisher,
-            options.rate,
-            options.warmup * 1000,
-            roomOf,
-            subscribers,
-          )
-        : null;
-    const result = await measure(
-      context,
-      publisher,
-      options.rate,
-      options.duration * 1000,
-      roomOf,
-      subscribers,
-    );
+    const publishFor = (seconds: number) =>
+      measure(
+        context,
+        publisher,
+        options.rate,
+        seconds * 1000,
+        () => (target.protocol === 'ws' ? null : ROOM),
+        () => options.clients,
+      );
+    const warmup = options.warmup > 0 ? await publishFor(options.warmup) : null;
+    const result = await publishFor(options.duration);
     return { ...result, clients: options.clients, durationS: options.duration, warmup };
   });
 }

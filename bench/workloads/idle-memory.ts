@@ -10,8 +10,8 @@ const BATCHES = 4;
  * before each reading, so this only lets the last handshakes finish).
  */
 const SETTLE_MS = 500;
-/** Warm-up connections are opened this many at a time. */
-const WARMUP_CHUNK = 500;
+/** Idle connections (warm-up and measured) are opened at most this many at a time. */
+const CONNECT_CHUNK = 500;
 
 /** Idle memory: N idle WebSocket connections, resident memory added per connection. */
 export interface IdleMemoryResult {
@@ -65,7 +65,7 @@ function slope(points: Array<[number, number]>): number {
 /** Opens `count` idle connections in chunks the generator handles comfortably; throws on any error. */
 async function connectIdle(context: WorkloadContext, count: number): Promise<void> {
   for (let opened = 0; opened < count; ) {
-    const size = Math.min(WARMUP_CHUNK, count - opened);
+    const size = Math.min(CONNECT_CHUNK, count - opened);
     const result = await context.generator.connect(clientSpecs(context, size));
     if (result.errors.length > 0) {
       throw new Error(

@@ -62,6 +62,16 @@ async function exchange(alice: DemoPage, bob: DemoPage, room: string) {
   expect(await fromAlice.getAttribute('data-room')).toBe(room);
 }
 
+/** Publishes a chat message to `room` over HTTP through nginx, as a backend would; expects 202. */
+async function publishFromBackend(room: string, author: string, text: string) {
+  const response = await postPublish(cluster.url, COMPOSE_DEFAULT_API_KEY, {
+    room,
+    event: 'chat',
+    data: { author, text },
+  });
+  expect(response.status).toBe(202);
+}
+
 function expectNoProblems(...demoPages: DemoPage[]) {
   for (const page of demoPages)
     expect(page.problems).toEqual({
@@ -113,12 +123,7 @@ describe('the demo page through nginx', () => {
   it('shows a message published by a backend over HTTP in every page in the room', async () => {
     const room = uniqueRoom('http');
     const { alice, bob } = await twoNodesAndAnOutsider(room);
-    const response = await postPublish(cluster.url, COMPOSE_DEFAULT_API_KEY, {
-      room,
-      event: 'chat',
-      data: { author: 'backend', text: 'deploy finished' },
-    });
-    expect(response.status).toBe(202);
+    await publishFromBackend(room, 'backend', 'deploy finished');
     await alice.waitForMessage('deploy finished');
     await bob.waitForMessage('deploy finished');
     await bob.screenshot('http-publish');
@@ -158,12 +163,7 @@ describe('the demo page through nginx', () => {
     expect(now).not.toBe(lost);
     expect(now).toMatch(/^node[123]$/);
 
-    const response = await postPublish(cluster.url, COMPOSE_DEFAULT_API_KEY, {
-      room,
-      event: 'chat',
-      data: { author: 'ops', text: 'still here?' },
-    });
-    expect(response.status).toBe(202);
+    await publishFromBackend(room, 'ops', 'still here?');
     await page.waitForMessage('still here?');
     await page.screenshot('after-failover');
     expect(page.problems.pageErrors).toEqual([]);
