@@ -4,6 +4,7 @@ import { createSessionIdGenerator } from '../cluster/session-id.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
 import { releaseHandshakeRequests } from './handshake-request-release.js';
+import { compactListenerTables } from './listener-table-compaction.js';
 import type { PushIo } from './push-io.js';
 
 /** Socket.IO's path, on every node and through nginx. */
@@ -31,8 +32,8 @@ export function createSocketServer(config: Config): PushIo {
 /**
  * Attaches `io` to `httpServer` (whose own request handler keeps serving every other path) and
  * sets up its engine: node-stamped session ids for nginx routing, `X-Node-Id` on the WebSocket
- * upgrade response, a log line for every refused connection, and the release of each connection's
- * HTTP request once its handshake is built.
+ * upgrade response, a log line for every refused connection, the release of each connection's
+ * HTTP request once its handshake is built, and compact listener tables for every connection.
  */
 export function attachSocketServer(
   io: PushIo,
@@ -49,6 +50,7 @@ export function attachSocketServer(
     logger.warn({ code: error.code, reason: error.message }, 'engine.io connection refused');
   });
   releaseHandshakeRequests(io);
+  compactListenerTables(io);
 }
 
 function corsOption(origins: Config['corsOrigins']): Pick<Partial<ServerOptions>, 'cors'> {

@@ -217,6 +217,59 @@ describe('memory held per connection', () => {
   );
 });
 
+describe('listener tables of a live connection', () => {
+  /** V8's own answer to "is this object in fast mode", made callable at run time. */
+  const hasFastProperties = (): ((object: object) => boolean) => {
+    setFlagsFromString('--allow-natives-syntax');
+    return new Function('object', 'return %HasFastProperties(object)') as (
+      object: object,
+    ) => boolean;
+  };
+
+  it.each([
+    { via: 'websocket', transports: ['websocket'] },
+    { via: 'polling then an upgrade', transports: ['polling', 'websocket'] },
+  ] as const)(
+    'are compact on a connection made by $via, which still serves every event',
+    async ({ transports }) => {
+      const isFast = hasFastProperties();
+      const connected = new Promise<PushSocket>((resolve) =>
+        node.server.io.once('connection', resolve),
+      );
+      const client = await connect([...transports]);
+      const socket = await connected;
+      await waitFor(() =>
+        socket.conn.transport.name === 'websocket' && socket.conn.readyState === 'open'
+          ? true
+          : undefined,
+      );
+      if (transports.length === 2) await waitFor(() => (socket.conn.upgraded ? true : undefined));
+
+      const transport = socket.conn.transport as unknown as { socket: object };
+      const emitters = { socket, conn: socket.conn, transport, ws: transport.socket };
+      for (const [name, emitter] of Object.entries(emitters)) {
+        const table = (emitter as unknown as { _events: object })._events;
+        expect(isFast(table), `${name}._events in fast mode`).toBe(true);
+        expect(Object.getPrototypeOf(table), `${name}._events prototype`).toBeNull();
+      }
+      // Every listener still answers: the node's events, unknown ones, and delivery.
+      await subscribe(client, 'compact');
+      const odd = client.socket as unknown as {
+        emitWithAck(event: string, ...args: unknown[]): Promise<unknown>;
+      };
+      expect(await odd.emitWithAck('toString')).toMatchObject({
+        ok: false,
+        error: { code: 'unknown_event' },
+      });
+      expect(
+        await client.socket.emitWithAck('publish', { room: 'compact', data: 7 }),
+      ).toMatchObject({ ok: true });
+      await waitFor(() => (client.received.length === 1 ? true : undefined));
+      expect(client.received[0]?.envelope).toMatchObject({ room: 'compact', data: 7 });
+    },
+  );
+});
+
 describe('HTTP API on a single node', () => {
   it('publishes with a bearer key: 202 { id }, delivered to subscribers', async () => {
     const client = await connect();
