@@ -24,13 +24,15 @@ export async function adaptNginxSite(
 }
 
 /**
- * A complete nginx.conf around `site`, with every path under `dir` and logs off. One worker: with
- * the nodes, Redis and the load generator on the same cores, `worker_processes auto` measured
- * worse here (fanout p99 148–181 ms against 99–120 ms with one worker on 2 cores).
+ * A complete nginx.conf around `site`, with every path under `dir` and logs off. Workers:
+ * `auto`, one per core, as the nginx image deployed by docker-compose.yml runs. (On a 2-core
+ * Intel VM the cluster's fanout p99 after the idle and connect workloads was 14.0–15.7 ms with
+ * `auto` against 15.2–22.2 ms with one worker; an earlier, busier AMD VM had measured the
+ * opposite, 148–181 against 99–120 ms, before the generator and the nodes were made lighter.)
  */
 export function nginxMainConfig(dir: string, siteFile: string): string {
   return `daemon off;
-worker_processes 1;
+worker_processes auto;
 pid ${join(dir, 'nginx.pid')};
 error_log ${join(dir, 'error.log')} warn;
 events { worker_connections 16384; }
