@@ -169,9 +169,7 @@ describe('a node stopped with SIGTERM', () => {
     const onNode3 = track(
       await connectOnEveryNode(cluster.url, ['node3'], { perNode: 4, reconnection: true }),
     );
-    const watcher = track(
-      (await connectOnEveryNode(cluster.url, ['node1'], { reconnection: true })).slice(0, 1),
-    );
+    const watcher = track(await connectOnEveryNode(cluster.url, ['node1'], { reconnection: true }));
     for (const client of [...onNode3, ...watcher]) await subscribe(client, 'failover');
 
     const stop = await cluster.stopNode('node3');

@@ -82,8 +82,9 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
 }
 
 /**
- * Connects clients through a load balancer until every node in `nodes` serves at least
- * `perNode` of them; extra clients are closed. Fails if that takes more than `maxAttempts`.
+ * Connects clients through a load balancer until every node in `nodes` serves exactly
+ * `perNode` of them, and returns only those: clients that land on other nodes, or beyond
+ * `perNode`, are closed. Fails if that takes more than `maxAttempts`.
  */
 export async function connectOnEveryNode(
   url: string,
@@ -95,7 +96,9 @@ export async function connectOnEveryNode(
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     if (nodes.every((node) => kept.filter((c) => c.node === node).length >= perNode)) return kept;
     const client = await connectClient(url, options);
-    if (kept.filter((c) => c.node === client.node).length < perNode) kept.push(client);
+    const wanted =
+      nodes.includes(client.node) && kept.filter((c) => c.node === client.node).length < perNode;
+    if (wanted) kept.push(client);
     else client.close();
   }
   for (const client of kept) client.close();
