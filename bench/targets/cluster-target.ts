@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../test/support/free-port.js';
 import { httpOk, LocalProcess, stopAll, tcpOpen } from './local-process.js';
-import { adaptNginxSite, nginxMainConfig } from './nginx-config.js';
+import { adaptNginxMain, adaptNginxSite } from './nginx-config.js';
 import { startPushNode } from './push-node.js';
 import type { Target } from './target.js';
 
@@ -53,7 +53,7 @@ export async function startClusterTarget(): Promise<Target> {
     const port = await freePort();
     const site = join(dir, 'push-cluster.conf');
     await writeFile(site, await adaptNginxSite(port, nodePorts));
-    await writeFile(join(dir, 'nginx.conf'), nginxMainConfig(dir, site));
+    await writeFile(join(dir, 'nginx.conf'), await adaptNginxMain(dir, site));
     // Workers of an nginx started as root run as nobody and write temp files here.
     await chmod(dir, 0o777);
     const nginx = LocalProcess.start('nginx', program('nginx'), [

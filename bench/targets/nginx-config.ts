@@ -23,27 +23,37 @@ export async function adaptNginxSite(
   return adapted;
 }
 
-/**
- * A complete nginx.conf around `site`, with every path under `dir` and logs off. Workers:
- * `auto`, one per core, as the nginx image deployed by docker-compose.yml runs. (On a 2-core
- * Intel VM the cluster's fanout p99 after the idle and connect workloads was 14.0–15.7 ms with
- * `auto` against 15.2–22.2 ms with one worker; an earlier, busier AMD VM had measured the
- * opposite, 148–181 against 99–120 ms, before the generator and the nodes were made lighter.)
- */
-export function nginxMainConfig(dir: string, siteFile: string): string {
-  return `daemon off;
-worker_processes auto;
-pid ${join(dir, 'nginx.pid')};
-error_log ${join(dir, 'error.log')} warn;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  client_body_temp_path ${join(dir, 'body')};
-  proxy_temp_path ${join(dir, 'proxy')};
-  fastcgi_temp_path ${join(dir, 'fastcgi')};
-  uwsgi_temp_path ${join(dir, 'uwsgi')};
-  scgi_temp_path ${join(dir, 'scgi')};
-  include ${siteFile};
+/** Replaces the one directive `name … ;` at the start of a line of `config`; throws if absent. */
+function replaceDirective(config: string, name: string, replacement: string): string {
+  const pattern = new RegExp(`^(\\s*)${name}\\s[^;]*;`, 'm');
+  if (!pattern.test(config)) throw new Error(`nginx/nginx.conf has no ${name} directive`);
+  return config.replace(pattern, (_match, indent: string) => `${indent}${replacement}`);
 }
-`;
+
+/**
+ * The project's main nginx config (`nginx/nginx.conf`: workers, connection limits, http
+ * defaults) around `site`, with every file it writes moved under `dir`, in the foreground and
+ * without access log. Workers are `auto`, as deployed: on a 2-core Intel VM the cluster's fanout
+ * p99 after the idle and connect workloads was 14.0–15.7 ms with `auto` against 15.2–22.2 ms with
+ * one worker (an earlier, busier AMD VM had measured the opposite, 148–181 against 99–120 ms,
+ * before the generator and the nodes were made lighter).
+ */
+export async function adaptNginxMain(dir: string, siteFile: string): Promise<string> {
+  let main = await readFile(join(REPO_ROOT, 'nginx', 'nginx.conf'), 'utf8');
+  main = replaceDirective(main, 'pid', `pid ${join(dir, 'nginx.pid')};`);
+  main = replaceDirective(main, 'error_log', `error_log ${join(dir, 'error.log')} warn;`);
+  main = replaceDirective(main, 'access_log', 'access_log off;');
+  const sites = 'include /etc/nginx/conf.d/*.conf;';
+  if (!main.includes(sites)) throw new Error(`nginx/nginx.conf does not ${sites}`);
+  main = main.replace(sites, `include ${siteFile};`);
+  for (const kind of ['client_body', 'proxy']) {
+    main = replaceDirective(main, `${kind}_temp_path`, `${kind}_temp_path ${join(dir, kind)};`);
+  }
+  // The other temporary paths, which a local nginx would otherwise create under its build's
+  // root-owned prefix.
+  const otherTemps = ['fastcgi', 'uwsgi', 'scgi'].map(
+    (kind) => `\n    ${kind}_temp_path ${join(dir, kind)};`,
+  );
+  main = main.replace(/^http \{$/m, `http {${otherTemps.join('')}`);
+  return `daemon off;\n${main}`;
 }

@@ -5,7 +5,13 @@ import {
   startComposeCluster,
 } from '../support/compose-project.js';
 import { postPublish } from '../support/http-publish.js';
-import { connectOnEveryNode, settle, subscribe, type TestClient } from '../support/test-client.js';
+import {
+  connectClient,
+  connectOnEveryNode,
+  settle,
+  subscribe,
+  type TestClient,
+} from '../support/test-client.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -61,6 +67,42 @@ describe('docker compose up', () => {
           envelope: expect.objectContaining({ id, room: 'compose', data: { hello: 'compose' } }),
         },
       ]);
+    }
+  });
+
+  it('holds 1,500 WebSocket clients at once through nginx, and delivers to every one', async () => {
+    // 3,000 nginx connections (each client's, and its node's): more than the nginx images'
+    // default worker_connections (768 or 1024 per worker) allow on a 2-core host.
+    const CROWD = 1500;
+    const crowd: TestClient[] = [];
+    try {
+      const failures: unknown[] = [];
+      for (let opened = 0; opened < CROWD; opened += 250) {
+        const batch = await Promise.allSettled(
+          Array.from({ length: Math.min(250, CROWD - opened) }, () =>
+            connectClient(url, { transports: ['websocket'], timeoutMs: 20_000 }),
+          ),
+        );
+        for (const result of batch) {
+          if (result.status === 'fulfilled') crowd.push(result.value);
+          else failures.push(result.reason);
+        }
+      }
+      expect(failures.length, `first failure: ${String(failures[0])}`).toBe(0);
+      expect(new Set(crowd.map((client) => client.node))).toEqual(
+        new Set(['node1', 'node2', 'node3']),
+      );
+
+      const response = await postPublish(url, COMPOSE_DEFAULT_API_KEY, { data: 'to the crowd' });
+      expect(response.status).toBe(202);
+      const { id } = (await response.json()) as { id: string };
+      await waitFor(() => crowd.every((client) => client.receivedWithId(id) === 1), {
+        what: 'delivery to every client of the crowd',
+        timeoutMs: 20_000,
+      });
+      expect(crowd.filter((client) => client.socket.connected)).toHaveLength(CROWD);
+    } finally {
+      for (const client of crowd) client.close();
     }
   });
 

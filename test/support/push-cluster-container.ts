@@ -108,6 +108,7 @@ export class PushClusterContainer {
       const nginx = await new GenericContainer('nginx:stable-bookworm')
         .withNetwork(network)
         .withCopyFilesToContainer([
+          { source: join(REPO_ROOT, 'nginx', 'nginx.conf'), target: '/etc/nginx/nginx.conf' },
           {
             source: join(REPO_ROOT, 'nginx', 'push-cluster.conf'),
             target: '/etc/nginx/conf.d/default.conf',

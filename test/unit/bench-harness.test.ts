@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { round, summarize } from '../../bench/load/stats.js';
 import { parseOptions } from '../../bench/options.js';
 import { problems } from '../../bench/report/bench-report.js';
-import { adaptNginxSite } from '../../bench/targets/nginx-config.js';
+import { adaptNginxMain, adaptNginxSite } from '../../bench/targets/nginx-config.js';
 
 describe('benchmark harness', () => {
   it('adapts the deployed nginx config to loopback ports and nothing else', async () => {
@@ -18,6 +18,23 @@ describe('benchmark harness', () => {
     // The session routing map is the deployed one.
     expect(site).toContain('~^node2\\.   push_node2;');
     await expect(adaptNginxSite(8999, new Map([['node1', 1]]))).rejects.toThrow(/node2/);
+  });
+
+  it('adapts the deployed main nginx config: its limits kept, every path it writes moved', async () => {
+    const main = await adaptNginxMain('/tmp/bench-nginx', '/tmp/bench-nginx/site.conf');
+    expect(main.startsWith('daemon off;\n')).toBe(true);
+    for (const kept of ['worker_processes auto;', 'worker_connections 8192;', 'user nobody']) {
+      expect(main).toContain(kept);
+    }
+    expect(main).toContain('include /tmp/bench-nginx/site.conf;');
+    expect(main).toContain('access_log off;');
+    const written = [...main.matchAll(/^\s*(pid|error_log|\w+_temp_path)\s+(\S+)/gm)];
+    expect(written.map(([, name]) => name).sort()).toEqual(
+      ['client_body_temp_path', 'error_log', 'fastcgi_temp_path', 'pid']
+        .concat(['proxy_temp_path', 'scgi_temp_path', 'uwsgi_temp_path'])
+        .sort(),
+    );
+    for (const [, name, path] of written) expect(path, name).toMatch(/^\/tmp\/bench-nginx\//);
   });
 
   it('computes nearest-rank percentiles', () => {
