@@ -1,8 +1,11 @@
 import { loadConfig } from './config/config.js';
 import { WEB_ASSETS_DIR, webAssetsBuilt } from './http/web-assets.js';
 import { exitGracefullyOnSignals } from './lifecycle/graceful-shutdown.js';
+import { applyV8Flags } from './lifecycle/v8-tuning.js';
 import { createLogger } from './observability/logger.js';
 import { createPushServer } from './server.js';
+
+applyV8Flags();
 
 const result = loadConfig(process.env);
 if (!result.ok) {

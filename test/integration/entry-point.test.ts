@@ -4,20 +4,41 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postPublish } from '../support/http-publish.js';
+import { PROBE_DONE, PROBE_READY, PROBE_START } from '../support/pretenuring-probe.js';
 import { REPO_ROOT } from '../support/repo.js';
 import { connectClient } from '../support/test-client.js';
 import { waitFor } from '../support/wait.js';
 
-const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const MAIN = join(REPO_ROOT, 'src', 'main.ts');
+const PROBE = join(REPO_ROOT, 'test', 'support', 'pretenuring-probe.ts');
+/** V8's trace of allocation-site pretenuring feedback, and the probe that provokes some. */
+const PRETENURING_TRACE = [
+  '--trace-pretenuring',
+  '--trace-pretenuring-statistics',
+  '--import',
+  PROBE,
+];
+/** A line V8 prints each time it weighs an allocation site's survival rate. */
+const SITE_FEEDBACK = /pretenuring: AllocationSite\(/;
+/** What a process printed while the probe allocated. */
+function duringProbe(stdout: string): string {
+  const start = stdout.indexOf(PROBE_START);
+  const end = stdout.indexOf(PROBE_DONE);
+  if (start < 0 || end < start) throw new Error(`the probe did not run:\n${stdout.slice(-2000)}`);
+  return stdout.slice(start, end);
+}
 const children: ChildProcess[] = [];
 
 afterEach(() => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
 });
 
-function startMain(env: Record<string, string>) {
-  const child = spawn(TSX, [MAIN], {
+/**
+ * Starts `script` (the entry point by default) in Node.js with tsx's loader, flags first. The
+ * process is node itself (no tsx wrapper), so signals reach it directly.
+ */
+function startMain(env: Record<string, string>, flags: string[] = [], script: string[] = [MAIN]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...flags, ...script], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -91,5 +112,29 @@ describe('the node entry point', () => {
     // Clients see a transport loss (so they reconnect elsewhere), not a server-side kick.
     const reasons = await disconnects;
     for (const reason of reasons) expect(reason).toMatch(/transport (close|error)/);
+  });
+
+  it('turns V8 allocation-site pretenuring off before serving anything', async () => {
+    /** Runs the probe in a started process, then stops it cleanly (which flushes V8's output). */
+    async function probe(process: ReturnType<typeof startMain>): Promise<string> {
+      await waitFor(() => process.stdout().includes(PROBE_READY), { what: 'probe loaded' });
+      process.child.kill('SIGUSR2');
+      await waitFor(() => process.stdout().includes(PROBE_DONE), { what: 'probe done' });
+      process.child.kill('SIGTERM');
+      const [code] = await process.exited;
+      expect(code).toBe(0);
+      return duringProbe(process.stdout());
+    }
+    // Without the entry point, the probe's survivors make V8 weigh their allocation site
+    // (so this test can fail).
+    const idle = 'setInterval(() => {}, 1000); process.on("SIGTERM", () => process.exit(0))';
+    expect(await probe(startMain({}, PRETENURING_TRACE, ['-e', idle]))).toMatch(SITE_FEEDBACK);
+
+    const port = await freePort();
+    const main = startMain({ PORT: String(port), NODE_ID: 'entry' }, PRETENURING_TRACE);
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, {
+      what: 'node ready',
+    });
+    expect(await probe(main)).not.toMatch(SITE_FEEDBACK);
   });
 });
