@@ -46,7 +46,12 @@ if (!webAssetsBuilt()) {
 try {
   const port = await server.listen();
   logger.info(
-    { port, cluster: server.link.kind, maxPayloadBytes: config.maxPayloadBytes },
+    {
+      port,
+      socket: config.listenSocket,
+      cluster: server.link.kind,
+      maxPayloadBytes: config.maxPayloadBytes,
+    },
     'push node listening',
   );
 } catch (error) {

@@ -6,6 +6,7 @@ import type { Config } from './config/config.js';
 import { Publisher } from './delivery/publisher.js';
 import { createHttpApp } from './http/app.js';
 import { stampNodeId } from './http/node-id-header.js';
+import { listenOnUnixSocket, type UnixSocketListener } from './http/unix-socket-listener.js';
 import type { Logger } from './observability/logger.js';
 import { createConnectionHandler } from './realtime/connection-handler.js';
 import type { PushIo } from './realtime/push-io.js';
@@ -17,7 +18,10 @@ export interface PushServer {
   readonly httpServer: HttpServer;
   readonly link: ClusterLink;
   readonly publisher: Publisher;
-  /** Starts listening on `config.port` (0 picks a free port); resolves with the bound port. */
+  /**
+   * Starts listening on `config.port` (0 picks a free port), and on `config.listenSocket` when
+   * set; resolves with the bound port.
+   */
   listen(host?: string): Promise<number>;
   /**
    * Stops accepting, disconnects every client (they reconnect elsewhere), closes the adapter and
@@ -33,6 +37,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
   link.attach(io);
   const publisher = new Publisher(io, link, config.nodeId, config.maxPayloadBytes);
   let closing: Promise<void> | undefined;
+  let unixSocket: UnixSocketListener | undefined;
   const app = createHttpApp({
     config,
     publisher,
@@ -52,21 +57,33 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     httpServer,
     link,
     publisher,
-    listen(host?: string) {
-      return new Promise((resolve, reject) => {
+    async listen(host?: string) {
+      const port = await new Promise<number>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(config.port, host, () => {
           httpServer.off('error', reject);
           resolve((httpServer.address() as AddressInfo).port);
         });
       });
+      if (config.listenSocket !== undefined) {
+        try {
+          unixSocket = await listenOnUnixSocket(httpServer, config.listenSocket);
+        } catch (error) {
+          // Listen on both or neither.
+          await new Promise((resolve) => httpServer.close(resolve));
+          throw error;
+        }
+      }
+      return port;
     },
     close() {
       closing ??= (async () => {
+        const unixSocketClosed = unixSocket?.close();
         const socketsClosed = io.close();
         // Keep-alive connections idle between requests must not hold the server open.
         httpServer.closeIdleConnections();
         await socketsClosed;
+        await unixSocketClosed;
         await link.close();
       })();
       return closing;

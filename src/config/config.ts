@@ -6,6 +6,11 @@ import { z } from 'zod';
 export interface Config {
   /** TCP port the node listens on (HTTP, Socket.IO and the publish API share it). */
   port: number;
+  /**
+   * A Unix domain socket path the node also listens on, for a load balancer on the same host;
+   * `undefined` for TCP only.
+   */
+  listenSocket: string | undefined;
   /** This node's id: in logs, `welcome`, envelopes, `X-Node-Id` and its session ids. */
   nodeId: string;
   /** Redis URL of the cluster bus; `undefined` runs a single node with the in-memory adapter. */
@@ -34,6 +39,8 @@ export type ConfigResult = { ok: true; config: Config } | { ok: false; problems:
 const NODE_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const MIN_API_KEY_LENGTH = 16;
 const MAX_PAYLOAD_LIMIT = 16 * 1024 * 1024;
+/** Linux keeps a socket path in 108 bytes, the terminating NUL included. */
+const MAX_SOCKET_PATH_BYTES = 107;
 
 /** Treats empty and whitespace-only variables as unset, as shells and compose files produce them. */
 const optionalString = z
@@ -56,6 +63,16 @@ const integerIn = (min: number, max: number, fallback: number) => {
 
 const envSchema = z.object({
   PORT: integerIn(0, 65535, 3000),
+  LISTEN_SOCKET: optionalString.pipe(
+    z
+      .string()
+      .refine((value) => value.startsWith('/'), 'must be an absolute path')
+      .refine(
+        (value) => Buffer.byteLength(value) <= MAX_SOCKET_PATH_BYTES,
+        `must be at most ${MAX_SOCKET_PATH_BYTES} bytes long (a Unix socket path limit)`,
+      )
+      .optional(),
+  ),
   NODE_ID: optionalString.pipe(
     z
       .string()
@@ -116,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
     ok: true,
     config: {
       port: values.PORT,
+      listenSocket: values.LISTEN_SOCKET,
       nodeId,
       redisUrl: values.REDIS_URL,
       publishApiKey: values.PUBLISH_API_KEY ?? randomBytes(24).toString('base64url'),

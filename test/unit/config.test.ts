@@ -15,6 +15,7 @@ describe('loadConfig', () => {
     if (!result.ok) return;
     expect(result.config).toMatchObject({
       port: 3000,
+      listenSocket: undefined,
       nodeId: hostname(),
       redisUrl: undefined,
       corsOrigins: [],
@@ -34,6 +35,7 @@ describe('loadConfig', () => {
   it('reads every variable', () => {
     const result = loadConfig({
       PORT: '8081',
+      LISTEN_SOCKET: '/run/push/node-7.sock',
       NODE_ID: 'node-7.eu',
       REDIS_URL: 'redis://cache:6380/0',
       PUBLISH_API_KEY: 'a-very-long-secret-key',
@@ -45,6 +47,7 @@ describe('loadConfig', () => {
       ok: true,
       config: {
         port: 8081,
+        listenSocket: '/run/push/node-7.sock',
         nodeId: 'node-7.eu',
         redisUrl: 'redis://cache:6380/0',
         publishApiKey: 'a-very-long-secret-key',
@@ -100,6 +103,8 @@ describe('loadConfig', () => {
     ['MAX_PAYLOAD_BYTES', String(64 * 1024 * 1024)],
     ['REDIS_URL', 'not a url'],
     ['CORS_ORIGINS', 'https://example.com/path'],
+    ['LISTEN_SOCKET', 'run/push/node.sock'],
+    ['LISTEN_SOCKET', `/run/${'x'.repeat(110)}.sock`],
   ])('rejects %s=%s', (name, value) => {
     const problems = problemsOf({ [name]: value });
     expect(problems).toHaveLength(1);

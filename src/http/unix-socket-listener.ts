@@ -1,0 +1,77 @@
+import { chmod, lstat, unlink } from 'node:fs/promises';
+import type { Server as HttpServer } from 'node:http';
+import { createConnection, createServer, type Server as NetServer } from 'node:net';
+
+/** A Unix domain socket that feeds its connections to an HTTP server. */
+export interface UnixSocketListener {
+  /** The socket's path. */
+  readonly path: string;
+  /** Stops accepting and removes the socket file (open connections are the HTTP server's). */
+  close(): Promise<void>;
+}
+
+/**
+ * Accepts connections on the Unix domain socket `path` and hands each one to `httpServer`, which
+ * then serves it exactly like a TCP connection (HTTP, long-polling, WebSocket upgrades).
+ *
+ * For a load balancer on the same host: a hop over a Unix socket skips the loopback TCP stack, so
+ * nginx and the node each spend less per relayed frame (see README, Performance).
+ *
+ * A socket file left by a process that is gone is replaced; a path that holds anything else, or a
+ * socket someone still listens on, is refused with an error that says so. The socket is made
+ * connectable by every local user (mode 0666), since the load balancer's workers usually run as
+ * another user: restrict access with the directory's permissions.
+ */
+export async function listenOnUnixSocket(
+  httpServer: HttpServer,
+  path: string,
+): Promise<UnixSocketListener> {
+  await removeStaleSocket(path);
+  const server = createServer((socket) => httpServer.emit('connection', socket));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  await chmod(path, 0o666);
+  return {
+    path,
+    close: () => closeAndUnlink(server, path),
+  };
+}
+
+async function removeStaleSocket(path: string): Promise<void> {
+  const stat = await lstat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (stat === undefined) return;
+  if (!stat.isSocket()) {
+    throw new Error(`LISTEN_SOCKET ${path} exists and is not a socket; remove it or pick a path`);
+  }
+  if (await someoneListens(path)) {
+    throw new Error(`LISTEN_SOCKET ${path} is in use by another process`);
+  }
+  await unlink(path);
+}
+
+function someoneListens(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createConnection(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+/** Stops accepting without waiting for open connections (the HTTP server closes those). */
+async function closeAndUnlink(server: NetServer, path: string): Promise<void> {
+  server.close();
+  await unlink(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+}
