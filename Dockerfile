@@ -23,6 +23,8 @@ WORKDIR /app
 COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# For LISTEN_SOCKET=/run/push/<node>.sock (docker-compose.yml mounts a shared volume here).
+RUN mkdir -p /run/push && chown node:node /run/push
 USER node
 EXPOSE 3000
 # Slim images have no curl: Node's own fetch probes /healthz.

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../test/support/free-port.js';
 import { httpOk, LocalProcess, stopAll, tcpOpen } from './local-process.js';
-import { adaptNginxMain, adaptNginxSite } from './nginx-config.js';
+import { adaptNginxMain, adaptNginxSite, type NodeAddress } from './nginx-config.js';
 import { startPushNode } from './push-node.js';
 import type { Target } from './target.js';
 
@@ -41,18 +41,23 @@ export async function startClusterTarget(): Promise<Target> {
     started.push(redis);
     await redis.waitUntil('Redis accepting connections', () => tcpOpen(redisPort));
 
-    const nodePorts = new Map<string, number>();
-    for (const id of NODE_IDS) nodePorts.set(id, await freePort());
+    const addresses = new Map<string, NodeAddress>();
+    for (const id of NODE_IDS) {
+      addresses.set(id, { port: await freePort(), socket: join(dir, `${id}.sock`) });
+    }
     const nodes = await Promise.all(
-      NODE_IDS.map((id) =>
-        startPushNode(id, nodePorts.get(id) ?? 0, { REDIS_URL: `redis://127.0.0.1:${redisPort}` }),
+      [...addresses].map(([id, { port, socket }]) =>
+        startPushNode(id, port, {
+          REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+          LISTEN_SOCKET: socket,
+        }),
       ),
     );
     started.push(...nodes.map((node) => node.process));
 
     const port = await freePort();
     const site = join(dir, 'push-cluster.conf');
-    await writeFile(site, await adaptNginxSite(port, nodePorts));
+    await writeFile(site, await adaptNginxSite(port, addresses));
     await writeFile(join(dir, 'nginx.conf'), await adaptNginxMain(dir, site));
     // Workers of an nginx started as root run as nobody and write temp files here.
     await chmod(dir, 0o777);

@@ -2,25 +2,40 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../test/support/repo.js';
 
+/** Where the benchmark's nodes listen: a loopback TCP port and a Unix socket. */
+export interface NodeAddress {
+  port: number;
+  socket: string;
+}
+
 /**
- * The project's nginx site config with its addresses moved to loopback ports: `listen 80` →
- * `127.0.0.1:<listenPort>`, `server nodeN:3000` → `127.0.0.1:<port of nodeN>`. Everything else
- * (routing map, timeouts, buffering) is the file as deployed.
+ * The project's nginx site config with its addresses moved to the benchmark's: `listen 80` →
+ * `127.0.0.1:<listenPort>`, `server unix:/run/push/nodeN.sock` → the node's socket under the
+ * benchmark's directory, `server nodeN:3000` (the TCP form, for nodes on other hosts) → its
+ * loopback port. Everything else (routing map, timeouts, buffering) is the file as deployed.
  */
 export async function adaptNginxSite(
   listenPort: number,
-  nodePorts: Map<string, number>,
+  nodes: Map<string, NodeAddress>,
 ): Promise<string> {
   const site = await readFile(join(REPO_ROOT, 'nginx', 'push-cluster.conf'), 'utf8');
-  let adapted = site.replace(/listen\s+80;/, `listen 127.0.0.1:${listenPort};`);
-  adapted = adapted.replace(/server\s+(node\d+):3000/g, (match, node: string) => {
-    const port = nodePorts.get(node);
-    if (port === undefined)
+  const addressOf = (node: string) => {
+    const address = nodes.get(node);
+    if (address === undefined) {
       throw new Error(`nginx config names ${node}, which the benchmark does not start`);
-    return match.replace(`${node}:3000`, `127.0.0.1:${port}`);
-  });
-  if (/\bnode\d+:3000\b/.test(adapted)) throw new Error('nginx config still names a node host');
-  return adapted;
+    }
+    return address;
+  };
+  return site
+    .replace(/listen\s+80;/, `listen 127.0.0.1:${listenPort};`)
+    .replace(
+      /(server\s+)unix:\/run\/push\/(node\d+)\.sock/g,
+      (_match, server: string, node: string) => `${server}unix:${addressOf(node).socket}`,
+    )
+    .replace(
+      /(server\s+)(node\d+):3000/g,
+      (_match, server: string, node: string) => `${server}127.0.0.1:${addressOf(node).port}`,
+    );
 }
 
 /** Replaces the one directive `name … ;` at the start of a line of `config`; throws if absent. */

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -19,6 +21,8 @@ export type NodeId = (typeof NODE_IDS)[number];
 
 const IMAGE = 'push-cluster:test';
 const NODE_PORT = 3000;
+/** Where nodes put their LISTEN_SOCKET and nginx finds it (nginx/push-cluster.conf). */
+const SOCKET_DIR = '/run/push';
 let imageBuilt: Promise<string> | undefined;
 
 /** Builds the repository's Dockerfile once per test process; resolves with the image name. */
@@ -51,7 +55,8 @@ export interface StartedPushCluster {
 
 /**
  * Starts the cluster as deployed, in containers on one network, with the repository's own
- * Dockerfile and nginx config.
+ * Dockerfile and nginx config. As in docker-compose.yml, nginx reaches the nodes over their Unix
+ * sockets in a directory every container mounts (here a host directory).
  *
  * @example
  * const cluster = await new PushClusterContainer().withApiKey('k'.repeat(16)).start();
@@ -75,8 +80,15 @@ export class PushClusterContainer {
   async start(): Promise<StartedPushCluster> {
     const image = await buildPushImage();
     const network = await new Network().start();
+    const sockets = await mkdtemp(join(tmpdir(), 'push-sockets-'));
+    // The nodes run as uid 1000 and nginx's workers as nobody.
+    await chmod(sockets, 0o777);
+    const socketMount = { source: sockets, target: SOCKET_DIR, mode: 'rw' as const };
     const containers: StartedTestContainer[] = [];
-    const stopAll = () => stopEverything(containers, network);
+    const stopAll = async () => {
+      await stopEverything(containers, network);
+      await rm(sockets, { recursive: true, force: true });
+    };
     try {
       containers.push(
         await new GenericContainer('redis:7-bookworm')
@@ -95,9 +107,11 @@ export class PushClusterContainer {
               LOG_LEVEL: 'warn',
               ...this.env,
               NODE_ID: id,
+              LISTEN_SOCKET: `${SOCKET_DIR}/${id}.sock`,
               REDIS_URL: 'redis://redis:6379',
               PUBLISH_API_KEY: this.apiKey,
             })
+            .withBindMounts([socketMount])
             .withExposedPorts(NODE_PORT)
             .withWaitStrategy(Wait.forHttp('/readyz', NODE_PORT).forStatusCode(200))
             .start();
@@ -114,6 +128,7 @@ export class PushClusterContainer {
             target: '/etc/nginx/conf.d/default.conf',
           },
         ])
+        .withBindMounts([socketMount])
         .withExposedPorts(80)
         .withWaitStrategy(Wait.forHttp('/healthz', 80).forStatusCode(200))
         .start();

@@ -5,19 +5,23 @@ import { problems } from '../../bench/report/bench-report.js';
 import { adaptNginxMain, adaptNginxSite } from '../../bench/targets/nginx-config.js';
 
 describe('benchmark harness', () => {
-  it('adapts the deployed nginx config to loopback ports and nothing else', async () => {
-    const ports = new Map([
-      ['node1', 4001],
-      ['node2', 4002],
-      ['node3', 4003],
-    ]);
-    const site = await adaptNginxSite(8999, ports);
+  it('adapts the deployed nginx site to the addresses of the benchmark, nothing else', async () => {
+    const nodes = new Map(
+      ['node1', 'node2', 'node3'].map((id, i) => [
+        id,
+        { port: 4001 + i, socket: `/tmp/bench-nginx/${id}.sock` },
+      ]),
+    );
+    const site = await adaptNginxSite(8999, nodes);
     expect(site).toContain('listen 127.0.0.1:8999;');
-    for (const port of ports.values()) expect(site).toContain(`server 127.0.0.1:${port}`);
+    // Deployed: nginx reaches the nodes over their Unix sockets; so does the benchmark.
+    for (const { socket } of nodes.values()) expect(site).toContain(`server unix:${socket}`);
+    expect(site).not.toContain('/run/push/');
     expect(site).not.toMatch(/\bnode\d:3000\b/);
     // The session routing map is the deployed one.
     expect(site).toContain('~^node2\\.   push_node2;');
-    await expect(adaptNginxSite(8999, new Map([['node1', 1]]))).rejects.toThrow(/node2/);
+    const one = new Map([['node1', { port: 1, socket: '/tmp/n1.sock' }]]);
+    await expect(adaptNginxSite(8999, one)).rejects.toThrow(/node2/);
   });
 
   it('adapts the deployed main nginx config: its limits kept, every path it writes moved', async () => {

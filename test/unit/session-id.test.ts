@@ -31,13 +31,18 @@ describe('session ids', () => {
 });
 
 describe('nginx routing map', () => {
-  it('routes each compose node id to its own upstream', () => {
-    const composeNodes = [...compose.matchAll(/NODE_ID:\s*(\S+)/g)].map(([, id]) => id);
-    expect(composeNodes).toEqual(['node1', 'node2', 'node3']);
-    expect(routes.map((r) => r.node)).toEqual(composeNodes);
+  it("routes each compose node id to its own upstream, at that node's LISTEN_SOCKET", () => {
+    const composeNodes = [...compose.matchAll(/NODE_ID:\s*(\S+)\s+LISTEN_SOCKET:\s*(\S+)/g)].map(
+      ([, id, socket]) => ({ id, socket }),
+    );
+    expect(composeNodes).toEqual(
+      ['node1', 'node2', 'node3'].map((id) => ({ id, socket: `/run/push/${id}.sock` })),
+    );
+    expect(routes.map((r) => r.node)).toEqual(composeNodes.map(({ id }) => id));
     for (const { node, upstream } of routes) {
-      expect(nginxConf).toMatch(new RegExp(`upstream ${upstream} \\{ server ${node}:3000;`));
-      expect(nginxConf).toMatch(new RegExp(`server ${node}:3000 max_fails`));
+      const socket = `unix:/run/push/${node}\\.sock`;
+      expect(nginxConf).toMatch(new RegExp(`upstream ${upstream} \\{ server ${socket};`));
+      expect(nginxConf).toMatch(new RegExp(`server ${socket} max_fails`));
     }
   });
 
