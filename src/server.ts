@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ClusterLink } from './cluster/cluster-link.js';
@@ -58,13 +59,9 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     link,
     publisher,
     async listen(host?: string) {
-      const port = await new Promise<number>((resolve, reject) => {
-        httpServer.once('error', reject);
-        httpServer.listen(config.port, host, () => {
-          httpServer.off('error', reject);
-          resolve((httpServer.address() as AddressInfo).port);
-        });
-      });
+      // Rejects with the listen error (e.g. EADDRINUSE), if any.
+      await once(httpServer.listen(config.port, host), 'listening');
+      const { port } = httpServer.address() as AddressInfo;
       if (config.listenSocket !== undefined) {
         try {
           unixSocket = await listenOnUnixSocket(httpServer, config.listenSocket);

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import { createConnection, createServer, type Server as NetServer } from 'node:net';
@@ -28,13 +29,8 @@ export async function listenOnUnixSocket(
 ): Promise<UnixSocketListener> {
   await removeStaleSocket(path);
   const server = createServer((socket) => httpServer.emit('connection', socket));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  // Rejects with the listen error, if any, instead of waiting forever.
+  await once(server.listen(path), 'listening');
   await chmod(path, 0o666);
   return {
     path,

@@ -97,7 +97,7 @@ describe('a node with LISTEN_SOCKET', () => {
     expect(await getOverSocket(path, '/readyz')).toMatchObject({ status: 200, node: 'sock' });
   });
 
-  it('refuses a path that is a regular file, or a socket another process listens on', async () => {
+  it('refuses a path that is a regular file, a socket another process listens on, or a missing directory', async () => {
     const file = join(dir, 'not-a-socket');
     await writeFile(file, 'keep me');
     await expect(startOnSocket(file)).rejects.toThrow(
@@ -111,6 +111,9 @@ describe('a node with LISTEN_SOCKET', () => {
     cleanups.push(() => new Promise((resolve) => other.close(resolve)));
     await expect(startOnSocket(taken)).rejects.toThrow(
       `LISTEN_SOCKET ${taken} is in use by another process`,
+    );
+    await expect(startOnSocket(join(dir, 'missing', 'node.sock'))).rejects.toThrow(
+      /^listen E[A-Z]+: .*missing\/node\.sock/,
     );
   });
 });
