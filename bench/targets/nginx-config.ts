@@ -26,7 +26,7 @@ export async function adaptNginxSite(
     }
     return address;
   };
-  return site
+  const adapted = site
     .replace(/listen\s+80;/, `listen 127.0.0.1:${listenPort};`)
     .replace(
       /(server\s+)unix:\/run\/push\/(node\d+)\.sock/g,
@@ -36,6 +36,10 @@ export async function adaptNginxSite(
       /(server\s+)(node\d+):3000/g,
       (_match, server: string, node: string) => `${server}127.0.0.1:${addressOf(node).port}`,
     );
+  // An address in a form not handled above would reach nginx unchanged and fail obscurely there.
+  const left = adapted.match(/\/run\/push\/|\bnode\d+:\d+/);
+  if (left !== null) throw new Error(`nginx config still names a deployed address: ${left[0]}`);
+  return adapted;
 }
 
 /** Replaces the one directive `name … ;` at the start of a line of `config`; throws if absent. */
