@@ -13,6 +13,7 @@ import { describeMachine } from './report/machine.js';
 import { markdownTable } from './report/markdown-table.js';
 import { Progress } from './report/progress.js';
 import { startClusterTarget } from './targets/cluster-target.js';
+import { retryOnPortClash } from './targets/local-process.js';
 import { startSingleTarget } from './targets/single-target.js';
 import type { Target } from './targets/target.js';
 import { urlTarget } from './targets/url-target.js';
@@ -74,7 +75,7 @@ async function main(): Promise<number> {
       progress.start(`${name}: starting`);
       let target: Target;
       try {
-        target = await starter(options);
+        target = await retryOnPortClash(() => starter(options));
       } catch (error) {
         targets.push({ name, description: '', error: `did not start: ${String(error)}` });
         for (const _ of options.workloads) progress.finish();

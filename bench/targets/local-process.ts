@@ -94,3 +94,22 @@ export function tcpOpen(port: number): Promise<boolean> {
 export async function stopAll(processes: LocalProcess[]): Promise<void> {
   for (const process of [...processes].reverse()) await process.stop();
 }
+
+/** How Node.js, nginx and Redis report that the port they were given is taken. */
+const PORT_CLASH = /EADDRINUSE|Address already in use/;
+
+/**
+ * Runs `start` again, up to `attempts` times in all, when it failed because a port picked with
+ * `freePort` was taken by another socket before the server listened on it (picking a port and
+ * listening on it cannot be one step). `start` must pick fresh ports on every call and stop what
+ * it started when it fails. Other errors are thrown at once.
+ */
+export async function retryOnPortClash<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (attempt >= attempts || !PORT_CLASH.test(String(error))) throw error;
+    }
+  }
+}

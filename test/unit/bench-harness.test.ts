@@ -1,8 +1,12 @@
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { round, summarize } from '../../bench/load/stats.js';
 import { parseOptions } from '../../bench/options.js';
 import { problems } from '../../bench/report/bench-report.js';
+import { LocalProcess, retryOnPortClash } from '../../bench/targets/local-process.js';
 import { adaptNginxMain, adaptNginxSite } from '../../bench/targets/nginx-config.js';
+import { freePort } from '../support/free-port.js';
 
 describe('benchmark harness', () => {
   it('adapts the deployed nginx site to the addresses of the benchmark, nothing else', async () => {
@@ -79,5 +83,44 @@ describe('benchmark harness', () => {
       'cluster fanout: 1 deliveries lost',
       'cluster fanout: 2 misdelivered',
     ]);
+  });
+
+  it('starts a server again on a fresh port when its port was taken before it listened', async () => {
+    const squatter = createServer().listen(0, '127.0.0.1');
+    await once(squatter, 'listening');
+    const taken = (squatter.address() as { port: number }).port;
+    const ports: number[] = [];
+    let server: LocalProcess | undefined;
+    try {
+      const port = await retryOnPortClash(async () => {
+        const port = ports.length === 0 ? taken : await freePort();
+        ports.push(port);
+        const listen = `require('node:net').createServer().listen(${port}, '127.0.0.1', () => console.log('listening'))`;
+        const started = LocalProcess.start('listener', process.execPath, ['-e', listen]);
+        // Fails fast, with Node's EADDRINUSE in the message, when the process exits instead.
+        await started.waitUntil(
+          'listening',
+          async () => started.tail().includes('listening'),
+          5000,
+        );
+        server = started;
+        return port;
+      });
+      expect(ports[0]).toBe(taken);
+      expect(ports).toHaveLength(2);
+      expect(port).toBe(ports[1]);
+    } finally {
+      await server?.stop();
+      squatter.close();
+    }
+    // Any other failure is not retried.
+    let calls = 0;
+    await expect(
+      retryOnPortClash(async () => {
+        calls++;
+        throw new Error('config error');
+      }),
+    ).rejects.toThrow('config error');
+    expect(calls).toBe(1);
   });
 });
