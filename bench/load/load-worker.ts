@@ -4,7 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { io, type Socket } from 'socket.io-client';
-import type { Envelope } from '../../src/protocol/envelope.js';
+import type { Envelope } from '../../src/protocol/index.js';
 import { LeanWebSocket } from './lean-websocket.js';
 import type { BenchPayload, ClientSpec, DeliveryTally, FromWorker, ToWorker } from './messages.js';
 import { openRawSocketIo } from './raw-socket-io-client.js';

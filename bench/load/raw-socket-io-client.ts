@@ -1,3 +1,4 @@
+import { SOCKET_PATH } from '../../src/protocol/index.js';
 import { LeanWebSocket } from './lean-websocket.js';
 
 /** A connected protocol-level client. */
@@ -20,7 +21,7 @@ export function openRawSocketIo(
   onMessage: (payload: unknown) => void,
   timeoutMs = 30_000,
 ): Promise<RawSocketIoClient> {
-  const wsUrl = `${url.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`;
+  const wsUrl = `${url.replace(/^http/, 'ws')}${SOCKET_PATH}?EIO=4&transport=websocket`;
   return new Promise((resolve, reject) => {
     const pendingAcks = new Map<number, (ok: boolean) => void>();
     let socket: LeanWebSocket | undefined;

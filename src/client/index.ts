@@ -3,8 +3,7 @@
  * `/push-client.js`) and Node.js.
  */
 
-export type { Envelope } from '../protocol/envelope.js';
-export type { ErrorCode } from '../protocol/error-code.js';
+export type { Envelope, ErrorCode } from '../protocol/index.js';
 export type {
   ConnectionState,
   ConnectionStatus,

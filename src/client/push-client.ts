@@ -1,12 +1,12 @@
 import { io, type Socket } from 'socket.io-client';
-import type { AckFailure } from '../protocol/ack.js';
-import type { Envelope } from '../protocol/envelope.js';
-import type {
-  ClientToServerEvents,
-  EnvelopeEvents,
-  ServerToClientEvents,
-  Welcome,
-} from '../protocol/events.js';
+import {
+  type AckFailure,
+  type ClientToServerEvents,
+  type Envelope,
+  type ServerToClientEvents,
+  SOCKET_PATH,
+  type Welcome,
+} from '../protocol/index.js';
 import type { ConnectionStatus, StatusChange, TransportName } from './connection-status.js';
 import { PushError } from './push-error.js';
 
@@ -38,7 +38,8 @@ export interface PublishInput<Events extends EventMap, K extends keyof Events & 
 }
 
 type StatusListener = (status: ConnectionStatus, change: StatusChange) => void;
-type PushSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+/** The Socket.IO client socket, typed with the protocol's events. */
+type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 const DEFAULT_ACK_TIMEOUT_MS = 10_000;
 
@@ -59,7 +60,7 @@ const DEFAULT_ACK_TIMEOUT_MS = 10_000;
  * await client.publish({ room: 'lobby', event: 'chat', data: { text: 'hi' } });
  */
 export class PushClient<Events extends EventMap = EventMap> {
-  private readonly socket: PushSocket;
+  private readonly socket: ClientSocket;
   private readonly ackTimeoutMs: number;
   private readonly wanted = new Set<string>();
   private readonly listeners = new Set<StatusListener>();
@@ -86,7 +87,7 @@ export class PushClient<Events extends EventMap = EventMap> {
     const socketOptions = {
       transports: options.transports ?? ['polling', 'websocket'],
       reconnection: options.reconnection ?? true,
-      path: options.path ?? '/socket.io/',
+      path: options.path ?? SOCKET_PATH,
       forceNew: true,
     };
     this.socket = url === undefined ? io(socketOptions) : io(url, socketOptions);
@@ -148,12 +149,12 @@ export class PushClient<Events extends EventMap = EventMap> {
     event: K,
     handler: (envelope: Envelope<Events[K]>) => void,
   ): () => void {
-    const socket = this.socket as unknown as Socket<EnvelopeEvents>;
     const name: string = event;
+    // The server sends under `event` what was published under it: the application's own type.
     const listener = (envelope: Envelope) => handler(envelope as Envelope<Events[K]>);
-    socket.on(name, listener);
+    this.socket.on(name, listener);
     return () => {
-      socket.off(name, listener);
+      this.socket.off(name, listener);
     };
   }
 

@@ -1,4 +1,4 @@
-import type { ErrorCode, ProtocolError } from '../protocol/error-code.js';
+import type { ErrorCode, ProtocolError } from '../protocol/index.js';
 
 /** Codes a {@link PushError} may carry: the server's, plus two raised by the client itself. */
 export type PushErrorCode = ErrorCode | 'timeout' | 'closed';

@@ -11,16 +11,21 @@ export interface Welcome {
 }
 
 /**
- * Events the server emits to clients. Published messages arrive under the event name they were
- * published with (`message` by default); {@link EnvelopeEvents} types those.
+ * Published messages: each arrives under the event name it was published with (`message` by
+ * default), chosen at run time by the publisher, and always carries an {@link Envelope}.
  */
-export interface ServerToClientEvents {
-  welcome: (welcome: Welcome) => void;
-  message: (envelope: Envelope) => void;
-}
-
-/** Any application event carrying an {@link Envelope}. */
 export type EnvelopeEvents = Record<string, (envelope: Envelope) => void>;
+
+/**
+ * Events the server emits to clients: `welcome`, and any published event name carrying an
+ * envelope. (`welcome` is a reserved event name, so no published message can take its place.)
+ *
+ * The intersection is written envelope-events-first so that `welcome` keeps its own payload type
+ * where Socket.IO looks up an event's parameters.
+ */
+export type ServerToClientEvents = EnvelopeEvents & {
+  welcome: (welcome: Welcome) => void;
+};
 
 /** Events a client may emit; each takes an acknowledgement callback. */
 export interface ClientToServerEvents {

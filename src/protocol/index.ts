@@ -1,3 +1,8 @@
+/**
+ * The wire contract between clients and nodes: events, acknowledgements, envelopes, error codes
+ * and limits. The one entry point for everything outside `src/protocol/` (server, client library,
+ * benchmark and tests).
+ */
 export type { AckFailure, PublishAck, RoomAck } from './ack.js';
 export type { Envelope } from './envelope.js';
 export { ErrorCode, type ProtocolError } from './error-code.js';
@@ -15,3 +20,4 @@ export {
   ROOM_NAME_PATTERN,
 } from './limits.js';
 export { DEFAULT_EVENT, type PublishRequest } from './publish-request.js';
+export { SOCKET_PATH } from './socket-path.js';

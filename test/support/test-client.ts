@@ -1,6 +1,9 @@
 import { io, type Socket } from 'socket.io-client';
-import type { Envelope } from '../../src/protocol/envelope.js';
-import type { ClientToServerEvents, ServerToClientEvents } from '../../src/protocol/events.js';
+import type {
+  ClientToServerEvents,
+  Envelope,
+  ServerToClientEvents,
+} from '../../src/protocol/index.js';
 import { sleep } from './wait.js';
 
 /** A socket typed with the protocol's events. */
