@@ -11,6 +11,7 @@ import { listenOnUnixSocket, type UnixSocketListener } from './http/unix-socket-
 import type { Logger } from './observability/logger.js';
 import { createConnectionHandler } from './realtime/connection-handler.js';
 import type { PushIo } from './realtime/push-io.js';
+import { socketBroadcaster } from './realtime/socket-broadcaster.js';
 import { attachSocketServer, createSocketServer } from './realtime/socket-server.js';
 
 /** One node of the push cluster: HTTP API, Socket.IO and the cluster link on one port. */
@@ -36,7 +37,12 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
   const link = createClusterLink(config.redisUrl, logger);
   const io = createSocketServer(config);
   link.attach(io);
-  const publisher = new Publisher(io, link, config.nodeId, config.maxPayloadBytes);
+  const publisher = new Publisher(
+    socketBroadcaster(io),
+    link,
+    config.nodeId,
+    config.maxPayloadBytes,
+  );
   let closing: Promise<void> | undefined;
   let unixSocket: UnixSocketListener | undefined;
   const app = createHttpApp({

@@ -1,7 +1,4 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
-import { HttpError } from '../http/http-error.js';
-import { ErrorCode } from '../protocol/error-code.js';
 
 /**
  * Compares two secrets in constant time (both are hashed first, so their lengths leak nothing).
@@ -12,26 +9,10 @@ export function secretsEqual(given: string, expected: string): boolean {
 }
 
 /**
- * Express middleware requiring `Authorization: Bearer <key>`; anything else is a 401 with a
- * `WWW-Authenticate` challenge and a reason.
+ * The API key in an `Authorization: Bearer <key>` header value, or `undefined` when the header
+ * is missing or has another form.
  */
-export function requireApiKey(key: string): RequestHandler {
-  return (req, res, next) => {
-    const header = req.get('authorization');
-    const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (match?.[1] !== undefined && secretsEqual(match[1], key)) {
-      next();
-      return;
-    }
-    res.set('WWW-Authenticate', 'Bearer realm="push-cluster"');
-    next(
-      new HttpError(
-        401,
-        ErrorCode.Unauthorized,
-        header === undefined
-          ? 'missing Authorization header; expected "Bearer <PUBLISH_API_KEY>"'
-          : 'invalid API key',
-      ),
-    );
-  };
+export function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Envelope } from '../protocol/envelope.js';
+import type { Envelope } from '../protocol/index.js';
 
 /**
  * Wraps a payload for delivery: a fresh unique id, the origin node and the acceptance time.

@@ -1,7 +1,11 @@
 import { z } from 'zod';
-import { ErrorCode, type ProtocolError } from '../protocol/error-code.js';
-import { EVENT_NAME_PATTERN, RESERVED_EVENT_NAMES } from '../protocol/limits.js';
-import { DEFAULT_EVENT } from '../protocol/publish-request.js';
+import {
+  DEFAULT_EVENT,
+  ErrorCode,
+  EVENT_NAME_PATTERN,
+  type ProtocolError,
+  RESERVED_EVENT_NAMES,
+} from '../protocol/index.js';
 import { roomNameSchema } from './room-name.js';
 
 /** A publish request that passed validation, with defaults applied. */

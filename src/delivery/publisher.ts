@@ -1,12 +1,8 @@
-import type { BroadcastOperator } from 'socket.io';
 import type { ClusterLink } from '../cluster/cluster-link.js';
-import type { Envelope } from '../protocol/envelope.js';
-import { ErrorCode, type ProtocolError } from '../protocol/error-code.js';
-import type { EnvelopeEvents } from '../protocol/events.js';
-import type { PushIo } from '../realtime/push-io.js';
+import { type Envelope, ErrorCode, type ProtocolError } from '../protocol/index.js';
+import type { Broadcaster } from './broadcaster.js';
 import { createEnvelope } from './envelope.js';
 import { validatePublish } from './publish-validation.js';
-import { roomKey } from './room-key.js';
 
 /** The outcome of {@link Publisher.publish}. */
 export type PublishResult = { ok: true; envelope: Envelope } | { ok: false; error: ProtocolError };
@@ -14,17 +10,17 @@ export type PublishResult = { ok: true; envelope: Envelope } | { ok: false; erro
 /**
  * The one path by which messages enter the cluster, whether they come from a socket or from the
  * HTTP API: validate, refuse while the cluster bus is down (rather than deliver to this node
- * only), wrap in an envelope and broadcast through the adapter to every node.
+ * only), wrap in an envelope and broadcast to every node.
  */
 export class Publisher {
   /**
-   * @param io - the node's Socket.IO server (its adapter reaches the other nodes).
+   * @param broadcaster - delivers to subscribers on every node.
    * @param link - tells whether broadcasts currently reach the other nodes.
    * @param nodeId - stamped on envelopes as the origin.
    * @param maxPayloadBytes - the largest accepted request, JSON-encoded.
    */
   constructor(
-    private readonly io: PushIo,
+    private readonly broadcaster: Broadcaster,
     private readonly link: ClusterLink,
     private readonly nodeId: string,
     private readonly maxPayloadBytes: number,
@@ -45,11 +41,7 @@ export class Publisher {
     }
     const { room, event, data } = validation.publish;
     const envelope = createEnvelope(this.nodeId, room, data);
-    const target = (room === null ? this.io : this.io.to(roomKey(room))) as unknown as Pick<
-      BroadcastOperator<EnvelopeEvents, unknown>,
-      'emit'
-    >;
-    target.emit(event, envelope);
+    this.broadcaster.broadcast(room, event, envelope);
     return { ok: true, envelope };
   }
 }

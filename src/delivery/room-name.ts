@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROOM_NAME_PATTERN } from '../protocol/limits.js';
+import { ROOM_NAME_PATTERN } from '../protocol/index.js';
 
 /** A valid room name: 1–128 characters of `[A-Za-z0-9:_.-]`. */
 export const roomNameSchema = z

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../observability/logger.js';
-import { ErrorCode } from '../protocol/error-code.js';
+import { ErrorCode } from '../protocol/index.js';
 import { HttpError } from './http-error.js';
 
 /** Answers unknown routes with a JSON 404. */

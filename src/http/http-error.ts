@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../protocol/error-code.js';
+import type { ErrorCode } from '../protocol/index.js';
 
 /** An error that becomes an HTTP response `status` with body `{ error: { code, message } }`. */
 export class HttpError extends Error {

@@ -1,7 +1,7 @@
 import express, { Router } from 'express';
-import { requireApiKey } from '../auth/api-key.js';
 import type { Publisher } from '../delivery/publisher.js';
-import { ErrorCode } from '../protocol/error-code.js';
+import { ErrorCode } from '../protocol/index.js';
+import { requireApiKey } from './api-key-middleware.js';
 import { HttpError } from './http-error.js';
 
 /** What the publish route needs. */

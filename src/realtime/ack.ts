@@ -1,5 +1,5 @@
-import type { AckFailure } from '../protocol/ack.js';
-import { ErrorCode, type ProtocolError } from '../protocol/error-code.js';
+import type { AckFailure } from '../protocol/index.js';
+import { ErrorCode, type ProtocolError } from '../protocol/index.js';
 
 /** An acknowledgement callback taken from untrusted arguments; a no-op when the client sent none. */
 export type Reply<T> = (result: T) => void;

@@ -1,13 +1,11 @@
 import type { Publisher } from '../delivery/publisher.js';
-import { roomKey } from '../delivery/room-key.js';
 import { roomNameSchema } from '../delivery/room-name.js';
 import type { Logger } from '../observability/logger.js';
-import type { PublishAck, RoomAck } from '../protocol/ack.js';
-import { ErrorCode } from '../protocol/error-code.js';
-import { CLIENT_EVENT_NAMES } from '../protocol/events.js';
-import { MAX_ROOMS_PER_CONNECTION } from '../protocol/limits.js';
+import type { PublishAck, RoomAck } from '../protocol/index.js';
+import { CLIENT_EVENT_NAMES, ErrorCode, MAX_ROOMS_PER_CONNECTION } from '../protocol/index.js';
 import { ackFailure, INTERNAL_FAILURE, type Reply, replyOf } from './ack.js';
 import type { PushSocket } from './push-io.js';
+import { roomKey } from './room-key.js';
 
 /** What a connection handler needs from the node. */
 export interface ConnectionDeps {

@@ -1,5 +1,5 @@
 import type { Server, Socket } from 'socket.io';
-import type { ClientToServerEvents, ServerToClientEvents } from '../protocol/events.js';
+import type { ClientToServerEvents, ServerToClientEvents } from '../protocol/index.js';
 
 /** The node's Socket.IO server, typed with the protocol's events. */
 export type PushIo = Server<ClientToServerEvents, ServerToClientEvents>;
