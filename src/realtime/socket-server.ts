@@ -3,12 +3,9 @@ import { Server, type ServerOptions } from 'socket.io';
 import { createSessionIdGenerator } from '../cluster/session-id.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
-import { releaseHandshakeRequests } from './handshake-request-release.js';
-import { compactListenerTables } from './listener-table-compaction.js';
+import { SOCKET_PATH } from '../protocol/index.js';
+import { describeShapeProblem, patchEngineInternals } from './engine-internals/index.js';
 import type { PushIo } from './push-io.js';
-
-/** Socket.IO's path, on every node and through nginx. */
-export const SOCKET_PATH = '/socket.io/';
 
 /**
  * Room for Socket.IO framing around a maximal publish request, so that a request just over
@@ -32,8 +29,8 @@ export function createSocketServer(config: Config): PushIo {
 /**
  * Attaches `io` to `httpServer` (whose own request handler keeps serving every other path) and
  * sets up its engine: node-stamped session ids for nginx routing, `X-Node-Id` on the WebSocket
- * upgrade response, a log line for every refused connection, the release of each connection's
- * HTTP request once its handshake is built, and compact listener tables for every connection.
+ * upgrade response, a log line for every refused connection, and the patches of the engine's
+ * internals that make each connection cheaper (`engine-internals/`).
  */
 export function attachSocketServer(
   io: PushIo,
@@ -49,8 +46,14 @@ export function attachSocketServer(
   io.engine.on('connection_error', (error: { code: number; message: string }) => {
     logger.warn({ code: error.code, reason: error.message }, 'engine.io connection refused');
   });
-  releaseHandshakeRequests(io);
-  compactListenerTables(io);
+  // Each distinct problem is logged once, not once per connection.
+  const reported = new Set<string>();
+  patchEngineInternals(io, (problem) => {
+    const line = describeShapeProblem(problem);
+    if (reported.has(line)) return;
+    reported.add(line);
+    logger.warn({ file: problem.file }, line);
+  });
 }
 
 function corsOption(origins: Config['corsOrigins']): Pick<Partial<ServerOptions>, 'cors'> {

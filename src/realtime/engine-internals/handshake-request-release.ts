@@ -1,6 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { PushIo } from './push-io.js';
+import type { PushIo } from '../push-io.js';
+import type { ShapeProblemListener } from './shape-problem.js';
+
+const FILE = 'src/realtime/engine-internals/handshake-request-release.ts';
 
 /**
  * The request headers `socket.handshake.headers` keeps after the handshake: who the client is
@@ -38,11 +41,18 @@ type OnceWrapper = ((...args: unknown[]) => void) & { listener?: unknown };
  * Consequence: after the handshake `socket.request` is `null` and `socket.handshake.headers`
  * holds only {@link KEPT_HANDSHAKE_HEADERS}; a check that needs another header (a cookie, say)
  * belongs in a connection middleware, which still sees them all.
+ *
+ * The engine's shape is checked as it is used: `onProblem` hears of an upgrade that registered
+ * no `once("close")` wrapper, of a WebSocket connection whose upgrade did not go through the
+ * engine's `handleUpgrade` property, and of an Engine.IO socket without `request`.
  */
-export function releaseHandshakeRequests(io: PushIo): void {
+export function releaseHandshakeRequests(io: PushIo, onProblem: ShapeProblemListener): void {
   const engine = io.engine;
   const handleUpgrade = engine.handleUpgrade.bind(engine);
+  /** Upgrade requests seen by the wrapper: a WebSocket connection's request must be one of them. */
+  const upgraded = new WeakSet<IncomingMessage>();
   engine.handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    upgraded.add(req);
     const before = new Set(socket.rawListeners('close'));
     handleUpgrade(req, socket, head);
     const [shimListener] = socket
@@ -52,10 +62,26 @@ export function releaseHandshakeRequests(io: PushIo): void {
     // is a plain one, and must stay.
     if (shimListener !== undefined && typeof shimListener.listener === 'function') {
       socket.removeListener('close', shimListener);
+    } else {
+      onProblem({
+        file: FILE,
+        expected: 'engine.handleUpgrade() to register a socket.once("close") listener',
+      });
     }
   };
   io.on('connection', (socket) => {
-    (socket.conn as { request: IncomingMessage | null }).request = null;
+    const conn = socket.conn as { request?: IncomingMessage | null };
+    if (conn.request === undefined || conn.request === null) {
+      onProblem({ file: FILE, expected: 'the Engine.IO socket to hold its handshake `request`' });
+    } else {
+      if (socket.conn.transport.name === 'websocket' && !upgraded.has(conn.request)) {
+        onProblem({
+          file: FILE,
+          expected: 'WebSocket upgrades to go through the engine.handleUpgrade property',
+        });
+      }
+      conn.request = null;
+    }
     const { headers } = socket.handshake;
     socket.handshake.headers = Object.fromEntries(
       KEPT_HANDSHAKE_HEADERS.flatMap((name) => (name in headers ? [[name, headers[name]]] : [])),
