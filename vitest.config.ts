@@ -20,6 +20,13 @@ export default defineConfig({
         },
       },
       {
+        // The benchmark harness's own tests, kept with the harness.
+        test: {
+          name: 'bench',
+          include: ['bench/test/**/*.test.ts'],
+        },
+      },
+      {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],

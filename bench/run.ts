@@ -4,7 +4,6 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { REPO_ROOT } from '../test/support/repo.js';
 import { LoadGenerator } from './load/load-generator.js';
 import { type BenchOptions, parseOptions, USAGE, type WorkloadName } from './options.js';
 import { type BenchReport, problems, ratios, type TargetResults } from './report/bench-report.js';
@@ -12,6 +11,7 @@ import { latencyChart } from './report/latency-chart.js';
 import { describeMachine } from './report/machine.js';
 import { markdownTable } from './report/markdown-table.js';
 import { Progress } from './report/progress.js';
+import { REPO_ROOT } from './shared/repo-root.js';
 import { startClusterTarget } from './targets/cluster-target.js';
 import { retryOnPortClash } from './targets/local-process.js';
 import { startSingleTarget } from './targets/single-target.js';
@@ -124,8 +124,11 @@ async function main(): Promise<number> {
   await writeFile(join(out, `${base}.md`), `${table}\n`);
   await writeFile(join(out, `${base}.svg`), latencyChart(targets, chartTitle));
   if (!options.quick) {
+    // Every full run is also kept under its start time, locally (git-ignored): only latest.* is
+    // committed.
     const stamp = report.startedAt.replace(/[:.]/g, '-');
-    await writeFile(join(out, `${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
+    await mkdir(join(out, 'runs'), { recursive: true });
+    await writeFile(join(out, 'runs', `${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
   }
 
   process.stdout.write(`\n${table}\n\n`);

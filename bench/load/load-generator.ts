@@ -6,7 +6,7 @@ import { concatSamples, nowMs } from './stats.js';
 type Reply<T extends FromWorker['type']> = Extract<FromWorker, { type: T }>;
 
 /** Result of connecting a batch of clients. */
-export interface ConnectResult {
+export interface ConnectedBatch {
   ok: number;
   errors: string[];
   /** Per connected client: time from start to ready (welcome + rooms joined), ms. */
@@ -48,7 +48,7 @@ export class LoadGenerator {
   }
 
   /** Connects all `specs` at once (each worker its share, concurrently). */
-  async connect(specs: ClientSpec[]): Promise<ConnectResult> {
+  async connect(specs: ClientSpec[]): Promise<ConnectedBatch> {
     const shares = this.workers.map((_, index) =>
       specs.filter((__, i) => i % this.workers.length === index),
     );

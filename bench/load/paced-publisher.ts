@@ -21,7 +21,7 @@ export interface PublishRun {
  * Publishers connected to the target as any client would be (through nginx for the cluster),
  * sending at a fixed rate, round-robin over their connections.
  */
-export class Publisher {
+export class PacedPublisher {
   private constructor(
     private readonly sendOne: (index: number, room: string | null, payload: BenchPayload) => void,
     private readonly count: number,
@@ -30,12 +30,12 @@ export class Publisher {
   ) {}
 
   /** Connects `count` publishing connections to `target`. */
-  static async connect(target: Target, count = 3): Promise<Publisher> {
+  static async connect(target: Target, count = 3): Promise<PacedPublisher> {
     if (target.protocol === 'ws') {
       const sockets = await Promise.all(
         Array.from({ length: count }, () => openWs(`${target.url}/publish`)),
       );
-      return new Publisher(
+      return new PacedPublisher(
         (index, room, payload) =>
           sockets[index % count]?.send(JSON.stringify({ room, data: payload })),
         count,
@@ -49,7 +49,7 @@ export class Publisher {
     const sockets = await Promise.all(
       Array.from({ length: count }, () => openSocketIo(target.url)),
     );
-    return new Publisher(
+    return new PacedPublisher(
       (index, room, payload) => {
         sockets[index % count]?.emit('publish', { room, data: payload }, (ack: { ok: boolean }) => {
           if (!ack.ok) refused++;

@@ -1,5 +1,5 @@
 import type { BenchOptions } from '../options.js';
-import type { ConnectResult } from '../workloads/connect.js';
+import type { ConnectBurst } from '../workloads/connect.js';
 import type { FanoutResult } from '../workloads/fanout.js';
 import type { IdleMemoryResult } from '../workloads/idle-memory.js';
 import type { RoomsResult } from '../workloads/rooms.js';
@@ -11,7 +11,7 @@ export interface TargetResults {
   name: string;
   description: string;
   idle?: IdleMemoryResult;
-  connect?: ConnectResult;
+  connect?: ConnectBurst;
   fanout?: FanoutResult;
   saturation?: SaturationResult;
   /** `null`: the target has no rooms (ws-raw). */

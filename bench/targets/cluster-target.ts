@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../test/support/free-port.js';
+import { freePort } from '../shared/free-port.js';
 import { httpOk, LocalProcess, stopAll, tcpOpen } from './local-process.js';
 import { adaptNginxMain, adaptNginxSite, type NodeAddress } from './nginx-config.js';
 import { startPushNode } from './push-node.js';

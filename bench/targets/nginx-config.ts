@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../test/support/repo.js';
+import { REPO_ROOT } from '../shared/repo-root.js';
 
 /** Where the benchmark's nodes listen: a loopback TCP port and a Unix socket. */
 export interface NodeAddress {

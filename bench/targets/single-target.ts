@@ -1,4 +1,4 @@
-import { freePort } from '../../test/support/free-port.js';
+import { freePort } from '../shared/free-port.js';
 import { startPushNode } from './push-node.js';
 import type { Target } from './target.js';
 

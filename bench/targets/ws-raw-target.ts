@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { freePort } from '../../test/support/free-port.js';
-import { REPO_ROOT } from '../../test/support/repo.js';
+import { freePort } from '../shared/free-port.js';
+import { REPO_ROOT } from '../shared/repo-root.js';
 import { inspectFlag } from './inspector-gc.js';
 import { httpOk, LocalProcess } from './local-process.js';
 import type { Target } from './target.js';

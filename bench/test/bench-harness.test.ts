@@ -1,12 +1,12 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { round, summarize } from '../../bench/load/stats.js';
-import { parseOptions } from '../../bench/options.js';
-import { problems } from '../../bench/report/bench-report.js';
-import { LocalProcess, retryOnPortClash } from '../../bench/targets/local-process.js';
-import { adaptNginxMain, adaptNginxSite } from '../../bench/targets/nginx-config.js';
-import { freePort } from '../support/free-port.js';
+import { round, summarize } from '../load/stats.js';
+import { parseOptions } from '../options.js';
+import { problems } from '../report/bench-report.js';
+import { freePort } from '../shared/free-port.js';
+import { LocalProcess, retryOnPortClash } from '../targets/local-process.js';
+import { adaptNginxMain, adaptNginxSite } from '../targets/nginx-config.js';
 
 describe('benchmark harness', () => {
   it('adapts the deployed nginx site to the addresses of the benchmark, nothing else', async () => {

@@ -1,8 +1,7 @@
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { LeanWebSocket } from '../../bench/load/lean-websocket.js';
-import { waitFor } from '../support/wait.js';
+import { LeanWebSocket } from '../load/lean-websocket.js';
 
 let server: WebSocketServer | undefined;
 
@@ -48,13 +47,13 @@ describe("the load generator's WebSocket client", () => {
     peer.ping('are you there');
     client.send(`back ${'b'.repeat(200)}`);
 
-    await waitFor(() => received.length === 4, { what: 'four messages' });
+    await vi.waitFor(() => expect(received).toHaveLength(4));
     expect(received).toEqual(['small', medium, large, 'frag-ment']);
     expect(await pong).toBe('are you there');
     expect(await fromClient).toBe(`back ${'b'.repeat(200)}`);
 
     peer.close();
-    await waitFor(() => closes.length === 1, { what: 'close' });
+    await vi.waitFor(() => expect(closes).toHaveLength(1));
     expect(closes).toEqual(['closed by the server']);
   });
 

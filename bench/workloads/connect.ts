@@ -4,7 +4,7 @@ import { withClients } from './connected-clients.js';
 import { clientSpecs, type WorkloadContext } from './workload-context.js';
 
 /** Connect: C clients connecting at once (Socket.IO: long-polling, then the upgrade). */
-export interface ConnectResult {
+export interface ConnectBurst {
   clients: number;
   connected: number;
   errors: number;
@@ -15,7 +15,7 @@ export interface ConnectResult {
 }
 
 /** Runs the connect burst. */
-export function connect(context: WorkloadContext): Promise<ConnectResult> {
+export function connect(context: WorkloadContext): Promise<ConnectBurst> {
   const { options } = context;
   // The real client, as browsers connect: long-polling handshake, then the upgrade.
   const specs = clientSpecs(context, options.clients).map((spec) => ({

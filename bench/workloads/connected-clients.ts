@@ -1,4 +1,4 @@
-import type { ConnectResult } from '../load/load-generator.js';
+import type { ConnectedBatch } from '../load/load-generator.js';
 import type { ClientSpec } from '../load/messages.js';
 import type { WorkloadContext } from './workload-context.js';
 
@@ -9,7 +9,7 @@ import type { WorkloadContext } from './workload-context.js';
 export async function withClients<T>(
   context: WorkloadContext,
   specs: ClientSpec[],
-  body: (connected: ConnectResult) => Promise<T>,
+  body: (connected: ConnectedBatch) => Promise<T>,
   { tolerateErrors = false } = {},
 ): Promise<T> {
   try {

@@ -1,5 +1,5 @@
 import type { ClientSpec } from '../load/messages.js';
-import { Publisher } from '../load/publisher.js';
+import { PacedPublisher } from '../load/paced-publisher.js';
 import { type LatencySummary, nowMs, round, summarize } from '../load/stats.js';
 import { cpuMs, sumOver, withDescendants } from '../targets/process-stats.js';
 import { withClients } from './connected-clients.js';
@@ -37,7 +37,7 @@ export interface Measurement {
  */
 export async function measure(
   context: WorkloadContext,
-  publisher: Publisher,
+  publisher: PacedPublisher,
   rate: number,
   durationMs: number,
   roomOf: (seq: number) => string | null,
@@ -95,10 +95,10 @@ export async function measure(
 export function withSubscribersAndPublisher<T>(
   context: WorkloadContext,
   specs: ClientSpec[],
-  body: (publisher: Publisher) => Promise<T>,
+  body: (publisher: PacedPublisher) => Promise<T>,
 ): Promise<T> {
   return withClients(context, specs, async () => {
-    const publisher = await Publisher.connect(context.target);
+    const publisher = await PacedPublisher.connect(context.target);
     try {
       return await body(publisher);
     } finally {

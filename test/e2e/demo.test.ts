@@ -17,6 +17,8 @@ let cluster: ComposeCluster;
 let browser: Browser;
 let pages: DemoPage[] = [];
 let testCount = 0;
+/** Nodes a test stopped, started again after it. */
+const stoppedNodes: string[] = [];
 
 beforeAll(async () => {
   cluster = await startComposeCluster('pushe2e');
@@ -26,6 +28,9 @@ beforeAll(async () => {
 afterEach(async () => {
   await Promise.all(pages.map((page) => page.close()));
   pages = [];
+  // A node a test stopped comes back, whether the test passed or not, so the next test finds the
+  // whole cluster.
+  if (stoppedNodes.length > 0) await cluster.project.compose('start', ...stoppedNodes.splice(0));
 });
 
 afterAll(async () => {
@@ -149,6 +154,7 @@ describe('the demo page through nginx', () => {
     await page.join(room);
     const lost = await page.node();
     await cluster.project.compose('stop', '-t', '10', lost);
+    stoppedNodes.push(lost);
 
     await page.page
       .getByTestId('notice')
@@ -167,6 +173,5 @@ describe('the demo page through nginx', () => {
     await page.waitForMessage('still here?');
     await page.screenshot('after-failover');
     expect(page.problems.pageErrors).toEqual([]);
-    await cluster.project.compose('start', lost);
   });
 });

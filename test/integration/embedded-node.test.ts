@@ -4,7 +4,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PushSocket } from '../../src/realtime/push-io.js';
 import { postPublish } from '../support/http-publish.js';
-import { type InProcessNode, startNode } from '../support/in-process-cluster.js';
+import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
 import { connectClient, settle, subscribe, type TestClient } from '../support/test-client.js';
 import { sleep, waitFor } from '../support/wait.js';
 
@@ -26,7 +26,7 @@ const publishHttp = (body: string, headers: Record<string, string> = {}) =>
   postPublish(node.url, API_KEY, body, headers);
 
 beforeAll(async () => {
-  node = await startNode({
+  node = await startInProcessNode({
     NODE_ID: 'solo',
     PUBLISH_API_KEY: API_KEY,
     MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD_BYTES),
@@ -126,6 +126,34 @@ describe('socket protocol on a single node (in-memory adapter)', () => {
     await settle();
     expect(listener.received).toEqual([]);
     expect(client.socket.connected).toBe(true);
+  });
+
+  it('holds at most 1000 rooms per connection, then answers too_many_rooms', async () => {
+    const [client, other] = await Promise.all([connect(['websocket']), connect(['websocket'])]);
+    const rooms = Array.from({ length: 1000 }, (_, i) => `many:${i}`);
+    const acks = await Promise.all(
+      rooms.map((room) => client.socket.emitWithAck('subscribe', room)),
+    );
+    expect(acks.filter((ack) => !ack.ok)).toEqual([]);
+    expect(await client.socket.emitWithAck('subscribe', 'many:1000')).toEqual({
+      ok: false,
+      error: { code: 'too_many_rooms', message: expect.stringContaining('1000') },
+    });
+    // A room already held is not a new one; after leaving one, there is room for another.
+    expect(await client.socket.emitWithAck('subscribe', 'many:999')).toMatchObject({ ok: true });
+    expect(await client.socket.emitWithAck('unsubscribe', 'many:0')).toMatchObject({ ok: true });
+    expect(await client.socket.emitWithAck('subscribe', 'many:1000')).toMatchObject({ ok: true });
+    expect(await client.socket.emitWithAck('subscribe', 'many:1001')).toMatchObject({
+      ok: false,
+      error: { code: 'too_many_rooms' },
+    });
+    // The limit is per connection: another one subscribes freely, and the refused room is empty.
+    await subscribe(other, 'many:1001');
+    const ack = await other.socket.emitWithAck('publish', { room: 'many:1001', data: 'x' });
+    expect(ack).toMatchObject({ ok: true });
+    await settle();
+    expect(client.received).toEqual([]);
+    expect(other.received.map((r) => r.envelope.data)).toEqual(['x']);
   });
 
   it('rejects unknown events that ask for an ack', async () => {
@@ -361,7 +389,7 @@ describe('a node whose Redis is unreachable', () => {
   let orphan: InProcessNode;
   beforeAll(async () => {
     // Port 1 on loopback: nothing listens there, connections are refused at once.
-    orphan = await startNode({
+    orphan = await startInProcessNode({
       NODE_ID: 'orphan',
       PUBLISH_API_KEY: API_KEY,
       REDIS_URL: 'redis://127.0.0.1:1',

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../bench/shared/free-port.js';
+import { REPO_ROOT } from '../../bench/shared/repo-root.js';
 import { postPublish } from '../support/http-publish.js';
 import { PROBE_DONE, PROBE_READY, PROBE_START } from '../support/pretenuring-probe.js';
-import { REPO_ROOT } from '../support/repo.js';
 import { connectClient } from '../support/test-client.js';
 import { waitFor } from '../support/wait.js';
 
@@ -53,15 +53,6 @@ function startMain(env: Record<string, string>, flags: string[] = [], script: st
   });
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   return { child, exited, stdout: () => stdout, stderr: () => stderr };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 describe('the node entry point', () => {

@@ -1,7 +1,7 @@
 import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postPublish } from '../support/http-publish.js';
-import { type InProcessNode, startNode } from '../support/in-process-cluster.js';
+import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
 import { connectClient, settle, subscribe, type TestClient } from '../support/test-client.js';
 import { waitFor } from '../support/wait.js';
 
@@ -29,7 +29,11 @@ beforeAll(async () => {
   redis = await new RedisContainer('redis:7-bookworm').start();
   nodes = await Promise.all(
     ['a', 'b', 'c'].map((id) =>
-      startNode({ NODE_ID: id, REDIS_URL: redis.getConnectionUrl(), PUBLISH_API_KEY: API_KEY }),
+      startInProcessNode({
+        NODE_ID: id,
+        REDIS_URL: redis.getConnectionUrl(),
+        PUBLISH_API_KEY: API_KEY,
+      }),
     ),
   );
   await waitFor(() => nodes.every((node) => node.server.link.isReady()), {

@@ -1,8 +1,8 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../bench/shared/free-port.js';
 import { PushClient, PushError, type StatusChange } from '../../src/client/index.js';
-import { freePort } from '../support/free-port.js';
 import { postPublish } from '../support/http-publish.js';
-import { type InProcessNode, startNode } from '../support/in-process-cluster.js';
+import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
 import { waitFor } from '../support/wait.js';
 
 /** The client library in Node.js against a real node (in-memory adapter). */
@@ -12,7 +12,7 @@ const nodes: InProcessNode[] = [];
 const clients: PushClient<Events>[] = [];
 
 const start = async (env: Record<string, string> = {}) => {
-  const node = await startNode({ PUBLISH_API_KEY: API_KEY, ...env });
+  const node = await startInProcessNode({ PUBLISH_API_KEY: API_KEY, ...env });
   nodes.push(node);
   return node;
 };

@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../support/free-port.js';
+import { freePort } from '../../bench/shared/free-port.js';
 import { postPublish } from '../support/http-publish.js';
-import { type InProcessNode, startNode } from '../support/in-process-cluster.js';
+import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
 import { connectClient, subscribe, type TestClient } from '../support/test-client.js';
 import { waitFor } from '../support/wait.js';
 
@@ -26,7 +26,9 @@ beforeAll(async () => {
     .start();
   const url = `redis://127.0.0.1:${port}`;
   nodes = await Promise.all(
-    ['x', 'y'].map((id) => startNode({ NODE_ID: id, REDIS_URL: url, PUBLISH_API_KEY: API_KEY })),
+    ['x', 'y'].map((id) =>
+      startInProcessNode({ NODE_ID: id, REDIS_URL: url, PUBLISH_API_KEY: API_KEY }),
+    ),
   );
   await waitFor(() => nodes.every((node) => node.server.link.isReady()), {
     what: 'nodes connected to Redis',

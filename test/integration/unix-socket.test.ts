@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startNode } from '../support/in-process-cluster.js';
+import { startInProcessNode } from '../support/in-process-node.js';
 import { waitFor } from '../support/wait.js';
 
 let dir: string;
@@ -24,7 +24,7 @@ afterEach(async () => {
 });
 
 async function startOnSocket(path: string) {
-  const node = await startNode({ NODE_ID: 'sock', LISTEN_SOCKET: path });
+  const node = await startInProcessNode({ NODE_ID: 'sock', LISTEN_SOCKET: path });
   cleanups.push(() => node.server.close());
   return node;
 }

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { REPO_ROOT } from './repo.js';
+import { REPO_ROOT } from '../../bench/shared/repo-root.js';
 
 /** The system's Chromium (Debian's by default; `CHROMIUM_PATH` to use another); never a download. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

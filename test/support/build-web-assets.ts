@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from './repo.js';
+import { REPO_ROOT } from '../../bench/shared/repo-root.js';
 
 /**
  * vitest global setup: bundles the browser client and the demo page (esbuild, well under a

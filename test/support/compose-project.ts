@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { freePort } from './free-port.js';
-import { REPO_ROOT } from './repo.js';
+import { freePort } from '../../bench/shared/free-port.js';
+import { REPO_ROOT } from '../../bench/shared/repo-root.js';
 import { waitFor } from './wait.js';
 
 const run = promisify(execFile);

@@ -13,7 +13,7 @@ export interface InProcessNode {
  * Starts a node in this process on a free loopback port, configured through the same
  * environment validation as the real entry point.
  */
-export async function startNode(env: Record<string, string>): Promise<InProcessNode> {
+export async function startInProcessNode(env: Record<string, string>): Promise<InProcessNode> {
   const result = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', ...env });
   if (!result.ok) throw new Error(`bad test config: ${result.problems.join('; ')}`);
   const server = createPushServer(result.config, createLogger(result.config.nodeId, 'silent'));

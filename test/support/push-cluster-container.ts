@@ -10,7 +10,7 @@ import {
   type StartedTestContainer,
   Wait,
 } from 'testcontainers';
-import { REPO_ROOT } from './repo.js';
+import { REPO_ROOT } from '../../bench/shared/repo-root.js';
 
 const run = promisify(execFile);
 

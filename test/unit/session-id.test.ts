@@ -1,15 +1,45 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../bench/shared/repo-root.js';
 import { createSessionIdGenerator, nodeIdOfSession } from '../../src/cluster/session-id.js';
-import { REPO_ROOT } from '../support/repo.js';
 
 const nginxConf = readFileSync(join(REPO_ROOT, 'nginx', 'push-cluster.conf'), 'utf8');
 const compose = readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8');
 
-/** The `~^<node>\.  <upstream>;` lines of nginx's sid map. */
-const routes = [...nginxConf.matchAll(/^\s*~\^([A-Za-z0-9_-]+)\\\.\s+(\S+);/gm)].map(
-  ([, node, upstream]) => ({ node: node as string, upstream: upstream as string }),
+/**
+ * nginx's `map $arg_sid $push_upstream { … }` as nginx reads it: each line a source and a value;
+ * a source starting with `~` is a regular expression, tried in order; `default` when none
+ * matches. The patterns are taken from the file as written, whatever they look like.
+ */
+function readSidMap(conf: string): (sid: string) => string {
+  const block = /map \$arg_sid \$push_upstream \{([^}]*)\}/.exec(conf)?.[1];
+  if (block === undefined) throw new Error('no "map $arg_sid $push_upstream" block');
+  const entries = block
+    .split('\n')
+    .map((line) => line.replace(/#.*/, '').trim())
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [source, value] = line.replace(/;$/, '').split(/\s+/);
+      if (source === undefined || value === undefined) throw new Error(`bad map line: ${line}`);
+      return { source, value };
+    });
+  const fallback = entries.find((entry) => entry.source === 'default')?.value;
+  const regexes = entries
+    .filter((entry) => entry.source.startsWith('~'))
+    .map((entry) => ({ pattern: new RegExp(entry.source.slice(1)), value: entry.value }));
+  return (sid) => regexes.find(({ pattern }) => pattern.test(sid))?.value ?? fallback ?? '';
+}
+
+/** The servers of `upstream name { … }`. */
+function serversOf(conf: string, name: string): string[] {
+  const block = new RegExp(`upstream ${name} \\{([^}]*)\\}`).exec(conf)?.[1] ?? '';
+  return [...block.matchAll(/server\s+(\S+?)[;\s]/g)].map(([, address]) => address as string);
+}
+
+/** The nodes of docker-compose.yml with their NODE_ID and LISTEN_SOCKET. */
+const composeNodes = [...compose.matchAll(/NODE_ID:\s*(\S+)\s+LISTEN_SOCKET:\s*(\S+)/g)].map(
+  ([, id, socket]) => ({ id: id as string, socket: socket as string }),
 );
 
 describe('session ids', () => {
@@ -31,26 +61,23 @@ describe('session ids', () => {
 });
 
 describe('nginx routing map', () => {
-  it("routes each compose node id to its own upstream, at that node's LISTEN_SOCKET", () => {
-    const composeNodes = [...compose.matchAll(/NODE_ID:\s*(\S+)\s+LISTEN_SOCKET:\s*(\S+)/g)].map(
-      ([, id, socket]) => ({ id, socket }),
-    );
-    expect(composeNodes).toEqual(
-      ['node1', 'node2', 'node3'].map((id) => ({ id, socket: `/run/push/${id}.sock` })),
-    );
-    expect(routes.map((r) => r.node)).toEqual(composeNodes.map(({ id }) => id));
-    for (const { node, upstream } of routes) {
-      const socket = `unix:/run/push/${node}\\.sock`;
-      expect(nginxConf).toMatch(new RegExp(`upstream ${upstream} \\{ server ${socket};`));
-      expect(nginxConf).toMatch(new RegExp(`server ${socket} max_fails`));
+  const route = readSidMap(nginxConf);
+
+  it('sends the sessions of each compose node to an upstream holding only that node', () => {
+    expect(composeNodes.map(({ id }) => id)).toEqual(['node1', 'node2', 'node3']);
+    for (const { id, socket } of composeNodes) {
+      const upstream = route(createSessionIdGenerator(id)());
+      expect(serversOf(nginxConf, upstream), `${id} → ${upstream}`).toEqual([`unix:${socket}`]);
     }
   });
 
-  it('matches only the session ids of its own node', () => {
-    const id = createSessionIdGenerator('node1')();
-    const matching = routes.filter(({ node }) => new RegExp(`^${node}\\.`).test(id));
-    expect(matching.map((r) => r.node)).toEqual(['node1']);
-    const node10 = createSessionIdGenerator('node10')();
-    expect(routes.filter(({ node }) => new RegExp(`^${node}\\.`).test(node10))).toEqual([]);
+  it('balances everything else over every node', () => {
+    const balanced = route('');
+    expect(serversOf(nginxConf, balanced).sort()).toEqual(
+      composeNodes.map(({ socket }) => `unix:${socket}`).sort(),
+    );
+    for (const sid of ['plainBase64Id', createSessionIdGenerator('node10')(), 'xnode1.abc']) {
+      expect(route(sid), sid).toBe(balanced);
+    }
   });
 });
