@@ -52,10 +52,8 @@ function replaceDirective(config: string, name: string, replacement: string): st
 /**
  * The project's main nginx config (`nginx/nginx.conf`: workers, connection limits, http
  * defaults) around `site`, with every file it writes moved under `dir`, in the foreground and
- * without access log. Workers are `auto`, as deployed: on a 2-core Intel VM the cluster's fanout
- * p99 after the idle and connect workloads was 14.0–15.7 ms with `auto` against 15.2–22.2 ms with
- * one worker (an earlier, busier AMD VM had measured the opposite, 148–181 against 99–120 ms,
- * before the generator and the nodes were made lighter).
+ * without access log. Workers stay `auto`, as deployed, so that the cluster is measured as it
+ * runs (docs/performance.md compares it with one worker).
  */
 export async function adaptNginxMain(dir: string, siteFile: string): Promise<string> {
   let main = await readFile(join(REPO_ROOT, 'nginx', 'nginx.conf'), 'utf8');

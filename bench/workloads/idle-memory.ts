@@ -19,8 +19,8 @@ export interface IdleMemoryResult {
   /**
    * Connections opened first and kept open, not measured: `--idle-warmup` per server process. A
    * process's first connections also pay one-off growth (V8's young generation grows up to
-   * 16 MiB per semi-space as allocation speeds up, JIT code, pooled parsers): ~25–35 KB per
-   * connection over a node's first ~1000, then ~10 KB.
+   * 16 MiB per semi-space as allocation speeds up, JIT code, pooled parsers), several times
+   * what a connection costs afterwards (docs/performance.md).
    */
   warmupConnections: number;
   /** Resident memory that the warm-up added, MiB (the one-off growth plus the warm-up's own). */

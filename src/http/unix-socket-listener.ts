@@ -16,7 +16,7 @@ export interface UnixSocketListener {
  * then serves it exactly like a TCP connection (HTTP, long-polling, WebSocket upgrades).
  *
  * For a load balancer on the same host: a hop over a Unix socket skips the loopback TCP stack, so
- * nginx and the node each spend less per relayed frame (see README, Performance).
+ * nginx and the node each spend less per relayed frame (docs/performance.md).
  *
  * A socket file left by a process that is gone is replaced; a path that holds anything else, or a
  * socket someone still listens on, is refused with an error that says so. The socket is made

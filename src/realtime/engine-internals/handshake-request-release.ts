@@ -24,7 +24,7 @@ type OnceWrapper = ((...args: unknown[]) => void) & { listener?: unknown };
 /**
  * Lets every connection's HTTP request (its parsed headers, URL, query and parser state) and
  * Engine.IO's upgrade response shim be garbage-collected once the handshake is done, instead of
- * living as long as the connection (about 3 KB of heap per WebSocket connection together), and
+ * living as long as the connection (docs/performance.md has what it saves), and
  * trims `socket.handshake.headers` to {@link KEPT_HANDSHAKE_HEADERS}.
  *
  * Two references kept them:
