@@ -14,6 +14,8 @@ export interface BenchOptions {
   quick: boolean;
   /** Measure a running cluster instead of starting targets. */
   url: string | undefined;
+  /** The running cluster's `AUTH_JWT_SECRET`, to sign its clients' tokens (`--url`). */
+  jwtSecret: string;
   targets: string[];
   workloads: WorkloadName[];
   /** Clients of fanout, saturation, rooms and connect. */
@@ -41,9 +43,14 @@ export interface BenchOptions {
   out: string;
 }
 
+/** docker-compose.yml's development `AUTH_JWT_SECRET` (its default when none is set). */
+const COMPOSE_DEV_JWT_SECRET = 'local-dev-jwt-secret-change-me-0123456789';
+
 const USAGE = `npm run bench -- [options]
   --quick              smoke run (< 1 min): small sizes; results under bench/results/quick.*
   --url <url>          measure a running cluster (e.g. http://localhost:8080) instead of starting targets
+  --jwt-secret <s>     that cluster's AUTH_JWT_SECRET, for its clients' tokens
+                       (default: docker-compose.yml's development secret)
   --targets <list>     comma-separated: ${TARGET_NAMES.join(',')} (default: all)
   --workloads <list>   comma-separated: ${WORKLOAD_NAMES.join(',')} (default: all)
   --clients <n>        clients for fanout/saturation/rooms/connect (default 1000)
@@ -106,6 +113,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       help: { type: 'boolean', short: 'h' },
       quick: { type: 'boolean' },
       url: { type: 'string' },
+      'jwt-secret': { type: 'string' },
       targets: { type: 'string' },
       workloads: { type: 'string' },
       clients: { type: 'string' },
@@ -132,6 +140,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   return {
     quick,
     url: values.url,
+    jwtSecret: values['jwt-secret'] ?? COMPOSE_DEV_JWT_SECRET,
     targets: values.url === undefined ? list('targets', values.targets, TARGET_NAMES) : ['url'],
     workloads: list('workloads', values.workloads, WORKLOAD_NAMES),
     clients: positive('clients', values.clients, quick ? 100 : 1000),

@@ -29,7 +29,7 @@ const STARTERS: Record<string, (options: BenchOptions) => Promise<Target>> = {
   cluster: startClusterTarget,
   single: startSingleTarget,
   'ws-raw': startWsRawTarget,
-  url: async (options) => urlTarget(options.url ?? ''),
+  url: async (options) => urlTarget(options.url ?? '', options.jwtSecret),
 };
 
 async function runWorkload(name: WorkloadName, context: WorkloadContext, results: TargetResults) {

@@ -29,8 +29,20 @@ exitGracefullyOnSignals(() => server.close(), logger);
 
 if (config.publishApiKeyGenerated) {
   logger.warn(
-    { publishApiKey: config.publishApiKey },
-    'PUBLISH_API_KEY is unset: generated this key for POST /api/publish (set PUBLISH_API_KEY to choose one)',
+    { publishApiKey: config.publishApiKeys[0] },
+    'PUBLISH_API_KEYS is unset: generated this key for POST /api/publish (set PUBLISH_API_KEYS to choose)',
+  );
+}
+const { auth } = config;
+if (auth.development) {
+  logger.warn(
+    { guestRooms: auth.guestRooms, guestPublish: auth.guestPublish },
+    'INSECURE DEVELOPMENT MODE: no token key is set (AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY or AUTH_JWKS_URL), so every connection is an anonymous guest; set a key and ALLOW_GUESTS=false for production',
+  );
+} else if (auth.allowGuests) {
+  logger.warn(
+    { guestRooms: auth.guestRooms, guestPublish: auth.guestPublish },
+    'ALLOW_GUESTS is on: connections without a token get guest permissions',
   );
 }
 if (config.redisUrl === undefined) {

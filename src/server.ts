@@ -1,15 +1,25 @@
 import { once } from 'node:events';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { guestIdentities } from './auth/guest.js';
+import { createTokenVerifier } from './auth/token-verifier.js';
 import type { ClusterLink } from './cluster/cluster-link.js';
 import { createClusterLink } from './cluster/create-cluster-link.js';
+import { redisUserConnections } from './cluster/redis-user-connections.js';
+import {
+  memoryUserConnections,
+  UNLIMITED_USER_CONNECTIONS,
+  type UserConnectionLimiter,
+} from './cluster/user-connection-limiter.js';
 import type { Config } from './config/config.js';
 import { Publisher } from './delivery/publisher.js';
 import { createHttpApp } from './http/app.js';
 import { stampNodeId } from './http/node-id-header.js';
 import { listenOnUnixSocket, type UnixSocketListener } from './http/unix-socket-listener.js';
 import type { Logger } from './observability/logger.js';
+import { authenticateConnections } from './realtime/connection-auth.js';
 import { createConnectionHandler } from './realtime/connection-handler.js';
+import { EventRateLimit } from './realtime/event-rate-limit.js';
 import type { PushIo } from './realtime/push-io.js';
 import { socketBroadcaster } from './realtime/socket-broadcaster.js';
 import { attachSocketServer, createSocketServer } from './realtime/socket-server.js';
@@ -43,6 +53,12 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     config.nodeId,
     config.maxPayloadBytes,
   );
+  const verifier = createTokenVerifier(config.auth);
+  const userConnections = userConnectionLimiter(config, link, logger);
+  const rateLimit = new EventRateLimit(
+    config.limits.clientEventRate,
+    config.limits.clientEventBurst,
+  );
   let closing: Promise<void> | undefined;
   let unixSocket: UnixSocketListener | undefined;
   const app = createHttpApp({
@@ -52,12 +68,29 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     logger,
     isShuttingDown: () => closing !== undefined,
   });
-  // Socket.IO wraps the server's existing request handler (the app) and keeps /socket.io/ for itself.
-  const httpServer = createServer(app);
-  attachSocketServer(io, httpServer, config, logger);
+  const httpServer = createServer();
+  attachSocketServer(io, httpServer, app, config, logger);
   stampNodeId(httpServer, config.nodeId);
 
-  io.on('connection', createConnectionHandler({ nodeId: config.nodeId, publisher, logger }));
+  io.use(
+    authenticateConnections({
+      verifier,
+      newGuest: config.auth.allowGuests ? guestIdentities(config.auth) : undefined,
+      corsOrigins: config.corsOrigins,
+      userConnections,
+      rateLimit,
+      logger,
+    }),
+  );
+  const connections = createConnectionHandler({
+    nodeId: config.nodeId,
+    publisher,
+    verifier,
+    userConnections,
+    rateLimit,
+    logger,
+  });
+  io.on('connection', connections.onConnection);
 
   return {
     io,
@@ -82,14 +115,32 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     close() {
       closing ??= (async () => {
         const unixSocketClosed = unixSocket?.close();
+        const httpClosed = httpServer.listening
+          ? new Promise((resolve) => httpServer.close(resolve))
+          : undefined;
         const socketsClosed = io.close();
         // Keep-alive connections idle between requests must not hold the server open.
         httpServer.closeIdleConnections();
+        connections.close();
         await socketsClosed;
         await unixSocketClosed;
+        await httpClosed;
+        await userConnections.close();
         await link.close();
       })();
       return closing;
     },
   };
+}
+
+/** Per-user connection counting: in Redis for a cluster, in process for one node, or none. */
+function userConnectionLimiter(
+  config: Config,
+  link: ClusterLink,
+  logger: Logger,
+): UserConnectionLimiter {
+  const max = config.limits.maxConnectionsPerUser;
+  if (max === 0) return UNLIMITED_USER_CONNECTIONS;
+  if (link.redis === undefined) return memoryUserConnections(max);
+  return redisUserConnections(link.redis, config.nodeId, max, logger);
 }

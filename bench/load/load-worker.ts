@@ -47,6 +47,7 @@ function connectSocketIo(spec: ClientSpec): Promise<SimulatedClient> {
       forceNew: true,
       reconnection: false,
       timeout: 30_000,
+      auth: spec.token === undefined ? {} : { token: spec.token },
     });
     const client: SimulatedClient = {
       rooms: new Set(spec.rooms),
@@ -84,7 +85,7 @@ async function connectRaw(spec: ClientSpec): Promise<SimulatedClient> {
     seen: new Uint8Array(0),
     close: () => {},
   };
-  const raw = await openRawSocketIo(spec.url, spec.rooms, (payload) => {
+  const raw = await openRawSocketIo(spec.url, spec.rooms, spec.token, (payload) => {
     receive(client, (payload as Envelope<BenchPayload> | undefined)?.data);
   });
   raw.onLost(() => {

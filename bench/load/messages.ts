@@ -12,6 +12,8 @@ export interface ClientSpec {
   /** For Socket.IO targets: the real `socket.io-client`, or the protocol-level raw client. */
   client: SocketIoClientKind;
   rooms: string[];
+  /** The connection token (`auth: { token }`); none connects as a guest. */
+  token?: string;
 }
 
 /** What every benchmark message carries in `data`. */

@@ -1,5 +1,6 @@
 import { io, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
+import { signToken } from '../../src/auth/token-signer.js';
 import type { Target } from '../targets/target.js';
 import type { BenchPayload } from './messages.js';
 import { nowMs } from './stats.js';
@@ -46,8 +47,21 @@ export class PacedPublisher {
       );
     }
     let refused = 0;
+    // Publishers are users whose token may publish anywhere, as a backend's service account.
+    const secret = target.tokenSecret;
     const sockets = await Promise.all(
-      Array.from({ length: count }, () => openSocketIo(target.url)),
+      Array.from({ length: count }, async (_, index) =>
+        openSocketIo(
+          target.url,
+          secret === undefined
+            ? undefined
+            : await signToken(secret, {
+                sub: `bench-publisher-${index}`,
+                publish: ['*'],
+                ttlSeconds: 3600,
+              }),
+        ),
+      ),
     );
     return new PacedPublisher(
       (index, room, payload) => {
@@ -110,9 +124,14 @@ function openWs(url: string): Promise<WebSocket> {
   });
 }
 
-function openSocketIo(url: string): Promise<Socket> {
+function openSocketIo(url: string, token: string | undefined): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false });
+    const socket = io(url, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      auth: token === undefined ? {} : { token },
+    });
     socket.once('welcome', () => resolve(socket));
     socket.once('connect_error', reject);
   });

@@ -10,7 +10,8 @@ export interface RawSocketIoClient {
 
 /**
  * A minimal Socket.IO client for load generation: Engine.IO v4 / Socket.IO v5 spoken directly
- * over a {@link LeanWebSocket} (default namespace, JSON parser). It answers pings, joins `rooms`
+ * over a {@link LeanWebSocket} (default namespace, JSON parser). It connects with `token` (as
+ * `auth: { token }`) when given, answers pings, joins `rooms`
  * with acknowledged `subscribe` events, and hands every `message` event's payload to `onMessage`.
  * Much cheaper per message than `socket.io-client`, so that the generator leaves more CPU to the
  * servers it measures; `--client socket.io-client` uses the real client instead.
@@ -18,6 +19,7 @@ export interface RawSocketIoClient {
 export function openRawSocketIo(
   url: string,
   rooms: string[],
+  token: string | undefined,
   onMessage: (payload: unknown) => void,
   timeoutMs = 30_000,
 ): Promise<RawSocketIoClient> {
@@ -62,7 +64,8 @@ export function openRawSocketIo(
         return;
       }
       if (engineType === 48 /* '0' open */) {
-        connection.send('40');
+        // Socket.IO CONNECT to the default namespace, with the token as its auth payload.
+        connection.send(token === undefined ? '40' : `40${JSON.stringify({ token })}`);
         return;
       }
       if (engineType !== 52 /* '4' message */) return;

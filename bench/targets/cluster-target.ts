@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { freePort } from '../shared/free-port.js';
 import { httpOk, LocalProcess, stopAll, tcpOpen } from './local-process.js';
 import { adaptNginxMain, adaptNginxSite, type NodeAddress } from './nginx-config.js';
-import { startPushNode } from './push-node.js';
+import { BENCH_JWT_SECRET, startPushNode } from './push-node.js';
 import type { Target } from './target.js';
 
 const NODE_IDS = ['node1', 'node2', 'node3'];
@@ -77,6 +77,7 @@ export async function startClusterTarget(): Promise<Target> {
       description: '3 nodes + Redis pub/sub + nginx (the project config), all on loopback',
       protocol: 'socket.io',
       url: `http://127.0.0.1:${port}`,
+      tokenSecret: BENCH_JWT_SECRET,
       servers: nodes.map((node) => node.server),
       infrastructure: [
         { name: 'redis', pid: redis.pid },

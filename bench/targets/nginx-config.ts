@@ -12,7 +12,8 @@ export interface NodeAddress {
  * The project's nginx site config with its addresses moved to the benchmark's: `listen 80` →
  * `127.0.0.1:<listenPort>`, `server unix:/run/push/nodeN.sock` → the node's socket under the
  * benchmark's directory, `server nodeN:3000` (the TCP form, for nodes on other hosts) → its
- * loopback port. Everything else (routing map, timeouts, buffering) is the file as deployed.
+ * loopback port, and the per-address limit on new sessions lifted (every simulated client shares
+ * one address). Everything else (routing map, timeouts, buffering) is the file as deployed.
  */
 export async function adaptNginxSite(
   listenPort: number,
@@ -36,10 +37,14 @@ export async function adaptNginxSite(
       /(server\s+)(node\d+):3000/g,
       (_match, server: string, node: string) => `${server}127.0.0.1:${addressOf(node).port}`,
     );
+  // Every simulated client comes from 127.0.0.1: the per-address limit on new sessions, meant
+  // for real clients' addresses, would measure the limiter instead of the cluster.
+  const unlimited = adapted.replace(/^\s*limit_req\s+zone=[^;]*;\n/m, '');
+  if (unlimited === adapted) throw new Error('nginx config has no limit_req to lift');
   // An address in a form not handled above would reach nginx unchanged and fail obscurely there.
-  const left = adapted.match(/\/run\/push\/|\bnode\d+:\d+/);
+  const left = unlimited.match(/\/run\/push\/|\bnode\d+:\d+/);
   if (left !== null) throw new Error(`nginx config still names a deployed address: ${left[0]}`);
-  return adapted;
+  return unlimited;
 }
 
 /** Replaces the one directive `name … ;` at the start of a line of `config`; throws if absent. */

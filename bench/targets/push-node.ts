@@ -5,6 +5,9 @@ import { inspectFlag } from './inspector-gc.js';
 import { httpOk, LocalProcess } from './local-process.js';
 import type { ServerProcess } from './target.js';
 
+/** The token secret of the nodes the benchmark starts: its clients carry tokens signed with it. */
+export const BENCH_JWT_SECRET = 'benchmark-jwt-secret-of-at-least-32-bytes';
+
 /** The built entry point (`npm run build`), as the image runs it. */
 const MAIN = join(REPO_ROOT, 'dist', 'main.js');
 
@@ -29,8 +32,17 @@ export async function startPushNode(
     NODE_ENV: 'production',
     NODE_ID: nodeId,
     PORT: String(port),
-    PUBLISH_API_KEY: 'benchmark-publish-key',
+    PUBLISH_API_KEYS: 'benchmark-publish-key',
     LOG_LEVEL: 'warn',
+    // Auth on, as in production: clients carry tokens (guests allowed, to compare).
+    AUTH_JWT_SECRET: BENCH_JWT_SECRET,
+    ALLOW_GUESTS: 'true',
+    // The benchmark's few publishing connections each send hundreds of messages per second,
+    // far above the per-connection event rate a browser needs; every connection comes from one
+    // address and may number more than a node accepts by default.
+    CLIENT_EVENT_RATE: '100000',
+    CLIENT_EVENT_BURST: '100000',
+    MAX_CONNECTIONS: '0',
     ...env,
   });
   await node.waitUntil('/readyz 200', () => httpOk(`http://127.0.0.1:${port}/readyz`));

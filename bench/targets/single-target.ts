@@ -1,5 +1,5 @@
 import { freePort } from '../shared/free-port.js';
-import { startPushNode } from './push-node.js';
+import { BENCH_JWT_SECRET, startPushNode } from './push-node.js';
 import type { Target } from './target.js';
 
 /** One node, in-memory adapter, no Redis, no nginx: what clustering costs, by comparison. */
@@ -11,6 +11,7 @@ export async function startSingleTarget(): Promise<Target> {
     description: '1 node, in-memory adapter, no Redis, no nginx',
     protocol: 'socket.io',
     url: `http://127.0.0.1:${port}`,
+    tokenSecret: BENCH_JWT_SECRET,
     servers: [node.server],
     infrastructure: [],
     stop: () => node.process.stop(),

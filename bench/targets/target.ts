@@ -22,6 +22,11 @@ export interface Target {
   protocol: TargetProtocol;
   /** Where clients connect (nginx for the cluster). */
   url: string;
+  /**
+   * The HS256 secret its nodes verify tokens with (`AUTH_JWT_SECRET`): simulated clients carry
+   * tokens signed with it. `undefined` for a target without auth (ws-raw).
+   */
+  tokenSecret: string | undefined;
   /** The processes that serve clients; empty when the target runs elsewhere (`--url`). */
   servers: ServerProcess[];
   /** Processes around the servers (nginx, Redis): their CPU is reported apart. */

@@ -26,6 +26,7 @@ export async function startWsRawTarget(): Promise<Target> {
     description: 'minimal ws server, one pre-encoded frame written to every socket',
     protocol: 'ws',
     url: `ws://127.0.0.1:${port}`,
+    tokenSecret: undefined,
     servers: [{ name: 'ws-raw', pid: server.pid, inspectorPort }],
     infrastructure: [],
     stop: () => server.stop(),

@@ -22,8 +22,10 @@ describe('benchmark harness', () => {
     for (const { socket } of nodes.values()) expect(site).toContain(`server unix:${socket}`);
     expect(site).not.toContain('/run/push/');
     expect(site).not.toMatch(/\bnode\d:3000\b/);
-    // The session routing map is the deployed one.
+    // The session routing map is the deployed one; the per-address handshake limit is lifted.
     expect(site).toContain('~^node2\\.   push_node2;');
+    expect(site).toContain('limit_req_zone');
+    expect(site).not.toMatch(/^\s*limit_req\s+zone=/m);
     const one = new Map([['node1', { port: 1, socket: '/tmp/n1.sock' }]]);
     await expect(adaptNginxSite(8999, one)).rejects.toThrow(/node2/);
   });

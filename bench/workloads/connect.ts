@@ -15,10 +15,10 @@ export interface ConnectBurst {
 }
 
 /** Runs the connect burst. */
-export function connect(context: WorkloadContext): Promise<ConnectBurst> {
+export async function connect(context: WorkloadContext): Promise<ConnectBurst> {
   const { options } = context;
   // The real client, as browsers connect: long-polling handshake, then the upgrade.
-  const specs = clientSpecs(context, options.clients).map((spec) => ({
+  const specs = (await clientSpecs(context, options.clients)).map((spec) => ({
     ...spec,
     transports: ['polling', 'websocket'] as ClientSpec['transports'],
     client: 'socket.io-client' as const,

@@ -19,9 +19,9 @@ export interface FanoutResult extends Measurement {
 }
 
 /** Runs the fanout workload. */
-export function fanout(context: WorkloadContext): Promise<FanoutResult> {
+export async function fanout(context: WorkloadContext): Promise<FanoutResult> {
   const { target, options } = context;
-  const specs = clientSpecs(context, options.clients, () => [ROOM]);
+  const specs = await clientSpecs(context, options.clients, () => [ROOM]);
   return withSubscribersAndPublisher(context, specs, async (publisher) => {
     const publishFor = (seconds: number) =>
       measure(

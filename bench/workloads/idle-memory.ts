@@ -66,7 +66,7 @@ function slope(points: Array<[number, number]>): number {
 async function connectIdle(context: WorkloadContext, count: number): Promise<void> {
   for (let opened = 0; opened < count; ) {
     const size = Math.min(CONNECT_CHUNK, count - opened);
-    const result = await context.generator.connect(clientSpecs(context, size));
+    const result = await context.generator.connect(await clientSpecs(context, size));
     if (result.errors.length > 0) {
       throw new Error(
         `${result.errors.length} idle clients could not connect: ${result.errors[0]}`,

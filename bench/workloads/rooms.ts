@@ -36,7 +36,7 @@ export async function rooms(context: WorkloadContext): Promise<RoomsResult | und
     members.set(room, size);
   }
   const memberships = [...members.values()].reduce((sum, size) => sum + size, 0);
-  const specs = clientSpecs(context, options.clients, (index) => roomsOfClient[index] ?? []);
+  const specs = await clientSpecs(context, options.clients, (index) => roomsOfClient[index] ?? []);
   const pick = random(7);
   return withSubscribersAndPublisher(context, specs, async (publisher) => {
     const result = await measure(

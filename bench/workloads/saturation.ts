@@ -26,9 +26,9 @@ export interface SaturationResult {
 }
 
 /** Runs the saturation ramp. */
-export function saturation(context: WorkloadContext): Promise<SaturationResult> {
+export async function saturation(context: WorkloadContext): Promise<SaturationResult> {
   const { target, options } = context;
-  const specs = clientSpecs(context, options.clients, () => [ROOM]);
+  const specs = await clientSpecs(context, options.clients, () => [ROOM]);
   return withSubscribersAndPublisher(context, specs, async (publisher) => {
     const steps: SaturationStep[] = [];
     const step = async (rate: number): Promise<SaturationStep> => {

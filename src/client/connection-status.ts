@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../protocol/index.js';
+
 /** Where a {@link PushClient}'s connection stands. */
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
 
@@ -9,12 +11,18 @@ export interface ConnectionStatus {
   state: ConnectionState;
   /** The node serving the connection (from the server's `welcome`); `null` until known. */
   node: string | null;
+  /** The connection's user id (`sub`, or `guest-…`), from the `welcome`; `null` until known. */
+  user: string | null;
+  /** True when the server admitted the connection as a guest. */
+  guest: boolean;
   /** `null` while not connected. */
   transport: TransportName | null;
   /** The current reconnection attempt (1, 2, …) while `reconnecting`, else 0. */
   attempt: number;
   /** What last went wrong (a disconnect reason or a connect error), if anything. */
   reason: string | null;
+  /** The server's code for what last went wrong (e.g. `token_expired`), when it gave one. */
+  code: ErrorCode | null;
 }
 
 /** What just happened, for listeners that narrate the connection (e.g. a demo feed). */
@@ -23,6 +31,10 @@ export type StatusChange =
   | { kind: 'transport'; transport: TransportName }
   | { kind: 'disconnected'; reason: string }
   | { kind: 'reconnecting'; attempt: number }
-  | { kind: 'connect_error'; reason: string }
+  | { kind: 'connect_error'; reason: string; code: ErrorCode | null }
+  /** The server said why it is closing the connection (`token_expired`, `rate_limited`). */
+  | { kind: 'goodbye'; code: ErrorCode; reason: string }
+  /** A fresh token was sent before the old one expired (`ok: false`: the server refused it). */
+  | { kind: 'token_refreshed'; ok: boolean; reason: string | null }
   | { kind: 'resubscribed'; rooms: string[]; failed: string[] }
   | { kind: 'closed' };

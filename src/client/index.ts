@@ -17,3 +17,4 @@ export {
   type PushClientOptions,
 } from './push-client.js';
 export { PushError, type PushErrorCode } from './push-error.js';
+export type { TokenSource } from './token-source.js';

@@ -3,12 +3,14 @@ import {
   type AckFailure,
   type ClientToServerEvents,
   type Envelope,
+  type ProtocolError,
   type ServerToClientEvents,
   SOCKET_PATH,
   type Welcome,
 } from '../protocol/index.js';
 import type { ConnectionStatus, StatusChange, TransportName } from './connection-status.js';
 import { PushError } from './push-error.js';
+import { readToken, refreshDelay, type TokenSource, tokenExpiry } from './token-source.js';
 
 /** Application events: event name → type of the `data` it carries. */
 export type EventMap = Record<string, unknown>;
@@ -26,6 +28,13 @@ export interface PushClientOptions {
   ackTimeoutMs?: number;
   /** Socket.IO path on the server. Default `/socket.io/`. */
   path?: string;
+  /**
+   * The connection token (a JWT from your backend): a string, or a function called before every
+   * connection attempt and again before the token expires (the fresh token is sent with
+   * `refresh`, so the connection stays open). Omit to connect as a guest, where the cluster
+   * allows guests.
+   */
+  token?: TokenSource;
 }
 
 /** What {@link PushClient.publish} sends: a room (or none: everyone), an event name and data. */
@@ -38,10 +47,29 @@ export interface PublishInput<Events extends EventMap, K extends keyof Events & 
 }
 
 type StatusListener = (status: ConnectionStatus, change: StatusChange) => void;
+/** A `connect_error` as Socket.IO hands it over: a server's refusal carries `data`. */
+type ConnectError = Error & { data?: Partial<ProtocolError> };
 /** The Socket.IO client socket, typed with the protocol's events. */
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 const DEFAULT_ACK_TIMEOUT_MS = 10_000;
+/**
+ * Refusals and cut-offs after which the client connects again by itself, with backoff: with a
+ * token function a fresh token may be accepted; the others pass. Any other refusal is final.
+ */
+const RETRIED_WITH_TOKEN_FUNCTION: ReadonlySet<string> = new Set([
+  'token_expired',
+  'token_invalid',
+]);
+const RETRIED_ALWAYS: ReadonlySet<string> = new Set([
+  'unavailable',
+  'too_many_connections',
+  'rate_limited',
+  'internal',
+]);
+const MAX_RETRY_DELAY_MS = 30_000;
+/** How long after a refused refresh the client asks its token function again. */
+const REFRESH_RETRY_MS = 5_000;
 
 /**
  * A client of the push cluster for browsers and Node.js, over `socket.io-client`.
@@ -67,14 +95,23 @@ export class PushClient<Events extends EventMap = EventMap> {
   private current: ConnectionStatus = {
     state: 'connecting',
     node: null,
+    user: null,
+    guest: false,
     transport: null,
     attempt: 0,
     reason: null,
+    code: null,
   };
   private welcomed = false;
   private closed = false;
   private sessionId: string | null = null;
   private readonly firstWelcome: Promise<void>;
+  private readonly token: TokenSource | undefined;
+  /** The token of the current connection (or of its last refresh). */
+  private currentToken: string | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retries = 0;
 
   /**
    * Connects at once.
@@ -84,18 +121,39 @@ export class PushClient<Events extends EventMap = EventMap> {
    */
   constructor(url?: string, options: PushClientOptions = {}) {
     this.ackTimeoutMs = options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+    this.token = options.token;
     const socketOptions = {
       transports: options.transports ?? ['polling', 'websocket'],
       reconnection: options.reconnection ?? true,
       path: options.path ?? SOCKET_PATH,
       forceNew: true,
+      // Called before every connection attempt: a token function is asked afresh each time.
+      auth: (send: (auth: { token?: string }) => void) => {
+        const source = this.token;
+        if (source === undefined) {
+          send({});
+          return;
+        }
+        readToken(source).then(
+          (token) => {
+            this.currentToken = token;
+            send({ token });
+          },
+          (error: unknown) => {
+            // Never a silent guest: an unusable token is refused (token_invalid), then retried.
+            this.currentToken = undefined;
+            this.update({ reason: `the token function failed: ${String(error)}` }, undefined);
+            send({ token: 'unavailable' });
+          },
+        );
+      },
     };
     this.socket = url === undefined ? io(socketOptions) : io(url, socketOptions);
     this.firstWelcome = new Promise((resolve, reject) => {
       this.onStatus((status, change) => {
         if (change.kind === 'connected') resolve();
         else if (status.state === 'disconnected') {
-          reject(new PushError('closed', status.reason ?? 'connection closed'));
+          reject(new PushError(status.code ?? 'closed', status.reason ?? 'connection closed'));
         }
       });
     });
@@ -107,6 +165,11 @@ export class PushClient<Events extends EventMap = EventMap> {
   /** The node serving this connection, once the server has said so. */
   get node(): string | null {
     return this.current.node;
+  }
+
+  /** The connection's user id (the token's `sub`, or `guest-…`), once the server has said so. */
+  get user(): string | null {
+    return this.current.user;
   }
 
   /** This connection's session id (it changes with every reconnect). */
@@ -165,7 +228,7 @@ export class PushClient<Events extends EventMap = EventMap> {
    */
   onAny(handler: (event: string, envelope: Envelope) => void): () => void {
     const listener = (event: string, envelope: Envelope) => {
-      if (event !== 'welcome') handler(event, envelope);
+      if (event !== 'welcome' && event !== 'goodbye') handler(event, envelope);
     };
     this.socket.onAny(listener);
     return () => {
@@ -223,6 +286,8 @@ export class PushClient<Events extends EventMap = EventMap> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.refreshTimer);
+    clearTimeout(this.retryTimer);
     this.socket.close();
     this.update({ state: 'disconnected', transport: null, reason: 'closed' }, { kind: 'closed' });
   }
@@ -254,36 +319,116 @@ export class PushClient<Events extends EventMap = EventMap> {
     socket.on('welcome', (welcome: Welcome) => {
       const reconnected = this.welcomed;
       this.welcomed = true;
+      this.retries = 0;
       this.sessionId = welcome.sid;
       this.update(
-        { state: 'connected', node: welcome.node, attempt: 0, reason: null },
+        {
+          state: 'connected',
+          node: welcome.node,
+          user: welcome.user,
+          guest: welcome.guest,
+          attempt: 0,
+          reason: null,
+          code: null,
+        },
         { kind: 'connected', node: welcome.node, reconnected },
       );
+      this.scheduleRefresh();
       if (reconnected && this.wanted.size > 0) void this.resubscribe();
+    });
+    socket.on('goodbye', (goodbye: ProtocolError) => {
+      if (this.closed) return;
+      this.update(
+        { reason: goodbye.message, code: goodbye.code },
+        { kind: 'goodbye', code: goodbye.code, reason: goodbye.message },
+      );
     });
     socket.on('disconnect', (reason) => {
       if (this.closed) return;
+      clearTimeout(this.refreshTimer);
+      // The server closed it (after a goodbye): Socket.IO leaves that to the application.
+      const retrying = !socket.active && this.retryAfter(this.current.code);
       this.update(
-        { state: socket.active ? 'reconnecting' : 'disconnected', transport: null, reason },
+        {
+          state: socket.active || retrying ? 'reconnecting' : 'disconnected',
+          transport: null,
+          reason: this.current.code === null ? reason : this.current.reason,
+        },
         { kind: 'disconnected', reason },
       );
     });
-    socket.on('connect_error', (error) => {
+    socket.on('connect_error', (error: ConnectError) => {
       if (this.closed) return;
-      const state = socket.active
-        ? this.welcomed
-          ? 'reconnecting'
-          : 'connecting'
-        : 'disconnected';
+      const code = error.data?.code ?? null;
+      // A refusal by the server is final for Socket.IO (it does not reconnect by itself).
+      const retrying = !socket.active && this.retryAfter(code);
+      const state =
+        socket.active || retrying
+          ? this.welcomed
+            ? 'reconnecting'
+            : 'connecting'
+          : 'disconnected';
       this.update(
-        { state, reason: error.message },
-        { kind: 'connect_error', reason: error.message },
+        { state, reason: error.message, code },
+        { kind: 'connect_error', reason: error.message, code },
       );
     });
     socket.io.on('reconnect_attempt', (attempt) => {
       if (this.closed) return;
       this.update({ state: 'reconnecting', attempt }, { kind: 'reconnecting', attempt });
     });
+  }
+
+  /**
+   * Connects again after a backoff when the server's refusal (or goodbye) `code` is one the client
+   * can outlast; returns whether it will.
+   */
+  private retryAfter(code: string | null): boolean {
+    if (this.closed || code === null) return false;
+    const retried =
+      RETRIED_ALWAYS.has(code) ||
+      (typeof this.token === 'function' && RETRIED_WITH_TOKEN_FUNCTION.has(code));
+    if (!retried) return false;
+    const delay = Math.min(MAX_RETRY_DELAY_MS, 500 * 2 ** this.retries) * (0.5 + Math.random() / 2);
+    this.retries += 1;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      if (!this.closed) this.socket.connect();
+    }, delay);
+    return true;
+  }
+
+  /** With a token function, sends a fresh token before the current one expires. */
+  private scheduleRefresh(delay?: number): void {
+    clearTimeout(this.refreshTimer);
+    if (typeof this.token !== 'function' || this.currentToken === undefined) return;
+    const expiresAt = tokenExpiry(this.currentToken);
+    if (expiresAt === undefined) return;
+    this.refreshTimer = setTimeout(() => void this.refresh(), delay ?? refreshDelay(expiresAt));
+  }
+
+  private async refresh(): Promise<void> {
+    const source = this.token;
+    if (this.closed || typeof source !== 'function') return;
+    let reason: string | null = null;
+    try {
+      const token = await readToken(source);
+      const ack = await this.socket.timeout(this.ackTimeoutMs).emitWithAck('refresh', token);
+      if (ack.ok) {
+        this.currentToken = token;
+        this.emitChange({ kind: 'token_refreshed', ok: true, reason: null });
+        this.scheduleRefresh();
+        return;
+      }
+      reason = `${ack.error.code}: ${ack.error.message}`;
+    } catch (error) {
+      reason = error instanceof Error ? error.message : String(error);
+    }
+    if (this.closed) return;
+    this.emitChange({ kind: 'token_refreshed', ok: false, reason });
+    // Tried again until the old token expires; then the server ends the connection, and the
+    // reconnection asks the token function again.
+    this.scheduleRefresh(REFRESH_RETRY_MS);
   }
 
   /** Joins every wanted room again on the new connection; rooms the server refuses are dropped. */

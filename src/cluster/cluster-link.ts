@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { Server } from 'socket.io';
 
 /**
@@ -7,6 +8,11 @@ import type { Server } from 'socket.io';
 export interface ClusterLink {
   /** `redis` or `memory`, for logs and `/readyz`. */
   readonly kind: 'redis' | 'memory';
+  /**
+   * The Redis connection for the cluster's shared state (counters, rate limits), when there is
+   * one; the adapter publishes on it too.
+   */
+  readonly redis: Redis | undefined;
   /** Installs the link's adapter on the Socket.IO server; called once, before listening. */
   attach(io: Server): void;
   /** True while broadcasts reach the other nodes. */

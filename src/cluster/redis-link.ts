@@ -14,6 +14,7 @@ const QUIT_TIMEOUT_MS = 2000;
  */
 export class RedisLink implements ClusterLink {
   readonly kind = 'redis';
+  readonly redis: Redis;
   private readonly pub: Redis;
   private readonly sub: Redis;
 
@@ -27,6 +28,7 @@ export class RedisLink implements ClusterLink {
   constructor(url: string, logger: Logger) {
     this.pub = new Redis(url, { connectionName: 'push-pub' });
     this.sub = this.pub.duplicate({ connectionName: 'push-sub' });
+    this.redis = this.pub;
     watch(this.pub, 'pub', logger);
     watch(this.sub, 'sub', logger);
   }

@@ -1,6 +1,51 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { ROOM_PATTERN_SYNTAX } from '../protocol/index.js';
+import {
+  booleanFlag,
+  integerIn,
+  isHttpUrl,
+  isOrigin,
+  isRedisUrl,
+  optionalString,
+  splitList,
+} from './env-values.js';
+import { type JwtKey, MIN_JWT_SECRET_BYTES, readPublicKey } from './jwt-key.js';
+
+export type { AsymmetricAlgorithm, JwtKey } from './jwt-key.js';
+
+/** Who may connect, and what guests may do. */
+export interface AuthConfig {
+  /** How connection tokens are verified. */
+  key: JwtKey;
+  /** Required `iss` claim, when set. */
+  issuer: string | undefined;
+  /** Required `aud` claim, when set. */
+  audience: string | undefined;
+  /** Connections without a token get a guest identity (else they are refused). */
+  allowGuests: boolean;
+  /** Room patterns guests may subscribe to (never `private:` or `user:` rooms). */
+  guestRooms: readonly string[];
+  /** Room patterns guests may publish to (never `private:` or `user:` rooms, never everyone). */
+  guestPublish: readonly string[];
+  /** True when nothing about auth was configured: the permissive development defaults apply. */
+  development: boolean;
+}
+
+/** Limits that keep one client from hurting the others. */
+export interface LimitsConfig {
+  /** Connections one node accepts; further handshakes get 503 (0 = no limit). */
+  maxConnections: number;
+  /** Connections one user may hold across the cluster (0 = no limit). */
+  maxConnectionsPerUser: number;
+  /** Client events (`subscribe`, `unsubscribe`, `publish`, `refresh`) per second per connection. */
+  clientEventRate: number;
+  /** Client events a connection may send at once before the rate applies. */
+  clientEventBurst: number;
+  /** `POST /api/publish` requests per second per API key (0 = no limit). */
+  publishApiRate: number;
+}
 
 /** The validated configuration of one node. */
 export interface Config {
@@ -15,9 +60,9 @@ export interface Config {
   nodeId: string;
   /** Redis URL of the cluster bus; `undefined` runs a single node with the in-memory adapter. */
   redisUrl: string | undefined;
-  /** Bearer token required by `POST /api/publish`. */
-  publishApiKey: string;
-  /** True when `publishApiKey` was generated because `PUBLISH_API_KEY` was unset. */
+  /** Bearer keys accepted by `POST /api/publish` (several, to rotate without downtime). */
+  publishApiKeys: readonly string[];
+  /** True when the one key was generated because `PUBLISH_API_KEYS` was unset. */
   publishApiKeyGenerated: boolean;
   /** Origins allowed cross-origin access; empty = same-origin only; `'*'` = any origin. */
   corsOrigins: readonly string[] | '*';
@@ -25,6 +70,8 @@ export interface Config {
   maxPayloadBytes: number;
   /** pino log level. */
   logLevel: LogLevel;
+  auth: AuthConfig;
+  limits: LimitsConfig;
 }
 
 /** Log levels accepted by `LOG_LEVEL`. */
@@ -41,25 +88,28 @@ const MIN_API_KEY_LENGTH = 16;
 const MAX_PAYLOAD_LIMIT = 16 * 1024 * 1024;
 /** Linux keeps a socket path in 108 bytes, the terminating NUL included. */
 const MAX_SOCKET_PATH_BYTES = 107;
+/** What guests may publish to when nothing about auth is configured (the demo's rooms). */
+const DEVELOPMENT_GUEST_PUBLISH = ['lobby', 'demo:*'];
+/** Variables whose values are secrets: never echoed in a problem. */
+const SECRET_VARIABLES = new Set(['PUBLISH_API_KEY', 'PUBLISH_API_KEYS', 'AUTH_JWT_SECRET']);
 
-/** Treats empty and whitespace-only variables as unset, as shells and compose files produce them. */
-const optionalString = z
-  .string()
-  .optional()
-  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
-
-const integerIn = (min: number, max: number, fallback: number) => {
-  const message = `must be a whole number between ${min} and ${max}`;
-  return optionalString.pipe(
-    z
-      .string()
-      .regex(/^\d+$/, message)
-      .transform(Number)
-      .pipe(z.number().int().min(min, message).max(max, message))
-      .optional()
-      .default(fallback),
-  );
-};
+const roomPatterns = optionalString.pipe(
+  z
+    .string()
+    .transform((value, ctx) => {
+      const patterns = splitList(value);
+      for (const pattern of patterns) {
+        if (!ROOM_PATTERN_SYNTAX.test(pattern)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${pattern}" is not a room pattern (a room name, "prefix*" or "*")`,
+          });
+        }
+      }
+      return patterns;
+    })
+    .optional(),
+);
 
 const envSchema = z.object({
   PORT: integerIn(0, 65535, 3000),
@@ -87,19 +137,70 @@ const envSchema = z.object({
   ),
   PUBLISH_API_KEY: optionalString.pipe(
     z
+      .undefined({ error: 'renamed to PUBLISH_API_KEYS (comma-separated, to rotate keys)' })
+      .optional(),
+  ),
+  PUBLISH_API_KEYS: optionalString.pipe(
+    z
       .string()
-      .min(MIN_API_KEY_LENGTH, `must be at least ${MIN_API_KEY_LENGTH} characters`)
+      .transform(splitList)
+      .refine(
+        (keys) => keys.length > 0 && keys.every((key) => key.length >= MIN_API_KEY_LENGTH),
+        `every key must be at least ${MIN_API_KEY_LENGTH} characters`,
+      )
       .optional(),
   ),
   CORS_ORIGINS: optionalString.pipe(
     z
       .string()
-      .transform((value, ctx) => parseCorsOrigins(value, ctx))
+      .transform((value, ctx) => {
+        if (value === '*') return '*' as const;
+        const origins = splitList(value);
+        for (const origin of origins) {
+          if (!isOrigin(origin)) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `"${origin}" is not an origin like https://app.example.com (use "*" for any)`,
+            });
+          }
+        }
+        return origins;
+      })
       .optional(),
   ),
   MAX_PAYLOAD_BYTES: integerIn(1024, MAX_PAYLOAD_LIMIT, 64 * 1024),
   LOG_LEVEL: optionalString.pipe(z.enum(LOG_LEVELS).optional().default('info')),
+  AUTH_JWT_SECRET: optionalString.pipe(
+    z
+      .string()
+      .refine(
+        (value) => Buffer.byteLength(value) >= MIN_JWT_SECRET_BYTES,
+        `must be at least ${MIN_JWT_SECRET_BYTES} bytes (HS256 needs a 256-bit key)`,
+      )
+      .optional(),
+  ),
+  AUTH_JWT_PUBLIC_KEY: optionalString.pipe(
+    z
+      .string()
+      .refine((value) => value.startsWith('/'), 'must be the absolute path of a PEM file')
+      .optional(),
+  ),
+  AUTH_JWKS_URL: optionalString.pipe(
+    z.string().refine(isHttpUrl, 'must be an http:// or https:// URL').optional(),
+  ),
+  AUTH_JWT_ISSUER: optionalString,
+  AUTH_JWT_AUDIENCE: optionalString,
+  ALLOW_GUESTS: booleanFlag,
+  GUEST_ROOMS: roomPatterns,
+  GUEST_PUBLISH: roomPatterns,
+  MAX_CONNECTIONS: integerIn(0, 10_000_000, 10_000),
+  MAX_CONNECTIONS_PER_USER: integerIn(0, 1_000_000, 100),
+  CLIENT_EVENT_RATE: integerIn(1, 100_000, 20),
+  CLIENT_EVENT_BURST: integerIn(1, 100_000, 50),
+  PUBLISH_API_RATE: integerIn(0, 10_000_000, 1000),
 });
+
+type Env = z.infer<typeof envSchema>;
 
 /**
  * Reads and validates the node's configuration from environment variables.
@@ -114,21 +215,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       const name = String(issue.path[0] ?? 'environment');
       const raw = env[name];
       const shown =
-        raw === undefined || name === 'PUBLISH_API_KEY' ? '' : ` (got ${JSON.stringify(raw)})`;
+        raw === undefined || SECRET_VARIABLES.has(name) ? '' : ` (got ${JSON.stringify(raw)})`;
       return `${name}: ${issue.message}${shown}`;
     });
     return { ok: false, problems };
   }
   const values = parsed.data;
+  const problems: string[] = [];
   const nodeId = values.NODE_ID ?? hostname();
   if (!NODE_ID_PATTERN.test(nodeId)) {
-    return {
-      ok: false,
-      problems: [
-        `NODE_ID: unset, and the hostname ${JSON.stringify(nodeId)} is not a valid node id; set NODE_ID`,
-      ],
-    };
+    problems.push(
+      `NODE_ID: unset, and the hostname ${JSON.stringify(nodeId)} is not a valid node id; set NODE_ID`,
+    );
   }
+  const auth = authConfig(values, problems);
+  if (problems.length > 0 || auth === undefined) return { ok: false, problems };
+  const publishApiKeys = values.PUBLISH_API_KEYS ?? [randomBytes(24).toString('base64url')];
   return {
     ok: true,
     config: {
@@ -136,46 +238,69 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       listenSocket: values.LISTEN_SOCKET,
       nodeId,
       redisUrl: values.REDIS_URL,
-      publishApiKey: values.PUBLISH_API_KEY ?? randomBytes(24).toString('base64url'),
-      publishApiKeyGenerated: values.PUBLISH_API_KEY === undefined,
+      publishApiKeys,
+      publishApiKeyGenerated: values.PUBLISH_API_KEYS === undefined,
       corsOrigins: values.CORS_ORIGINS ?? [],
       maxPayloadBytes: values.MAX_PAYLOAD_BYTES,
       logLevel: values.LOG_LEVEL,
+      auth,
+      limits: {
+        maxConnections: values.MAX_CONNECTIONS,
+        maxConnectionsPerUser: values.MAX_CONNECTIONS_PER_USER,
+        clientEventRate: values.CLIENT_EVENT_RATE,
+        clientEventBurst: values.CLIENT_EVENT_BURST,
+        publishApiRate: values.PUBLISH_API_RATE,
+      },
     },
   };
 }
 
-function isRedisUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
-  } catch {
-    return false;
+/**
+ * At most one way of verifying tokens; guests allowed by default only when there is none (the
+ * development defaults), and then allowed to publish to the demo's rooms.
+ */
+function authConfig(values: Env, problems: string[]): AuthConfig | undefined {
+  const keyVariables = (
+    ['AUTH_JWT_SECRET', 'AUTH_JWT_PUBLIC_KEY', 'AUTH_JWKS_URL'] as const
+  ).filter((name) => values[name] !== undefined);
+  if (keyVariables.length > 1) {
+    problems.push(`${keyVariables.join(', ')}: set only one way of verifying tokens`);
+    return undefined;
   }
-}
-
-function parseCorsOrigins(value: string, ctx: z.RefinementCtx): readonly string[] | '*' {
-  if (value === '*') return '*';
-  const origins = value
-    .split(',')
-    .map((origin) => origin.trim())
-    .filter((origin) => origin !== '');
-  for (const origin of origins) {
-    if (!isOrigin(origin)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `"${origin}" is not an origin like https://app.example.com (use "*" for any)`,
-      });
+  let key: JwtKey = { kind: 'none' };
+  if (values.AUTH_JWT_SECRET !== undefined) {
+    key = { kind: 'secret', secret: values.AUTH_JWT_SECRET };
+  } else if (values.AUTH_JWT_PUBLIC_KEY !== undefined) {
+    try {
+      key = {
+        kind: 'public-key',
+        path: values.AUTH_JWT_PUBLIC_KEY,
+        ...readPublicKey(values.AUTH_JWT_PUBLIC_KEY),
+      };
+    } catch (error) {
+      problems.push(
+        `AUTH_JWT_PUBLIC_KEY: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return undefined;
     }
+  } else if (values.AUTH_JWKS_URL !== undefined) {
+    key = { kind: 'jwks', url: values.AUTH_JWKS_URL };
   }
-  return origins;
-}
-
-function isOrigin(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
-  } catch {
-    return false;
+  const development = key.kind === 'none';
+  const allowGuests = values.ALLOW_GUESTS ?? development;
+  if (development && !allowGuests) {
+    problems.push(
+      'ALLOW_GUESTS: false, but no token key is set (AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY or AUTH_JWKS_URL): nobody could connect',
+    );
+    return undefined;
   }
+  return {
+    key,
+    issuer: values.AUTH_JWT_ISSUER,
+    audience: values.AUTH_JWT_AUDIENCE,
+    allowGuests,
+    guestRooms: values.GUEST_ROOMS ?? ['*'],
+    guestPublish: values.GUEST_PUBLISH ?? (development ? DEVELOPMENT_GUEST_PUBLISH : []),
+    development,
+  };
 }

@@ -5,11 +5,14 @@ import {
   EVENT_NAME_PATTERN,
   type ProtocolError,
   RESERVED_EVENT_NAMES,
+  USER_ID_PATTERN,
+  USER_ROOM_PREFIX,
 } from '../protocol/index.js';
 import { roomNameSchema } from './room-name.js';
 
 /** A publish request that passed validation, with defaults applied. */
 export interface ValidPublish {
+  /** The target room (`user: "alice"` becomes `user:alice`), or `null` for everyone. */
   room: string | null;
   event: string;
   data: unknown;
@@ -34,6 +37,13 @@ const eventNameSchema = z
 const publishSchema = z.strictObject(
   {
     room: roomNameSchema.nullish(),
+    user: z
+      .string({ error: 'user must be a string' })
+      .regex(
+        USER_ID_PATTERN,
+        'user must be 1-123 characters of letters, digits, ":", "_", "." or "-"',
+      )
+      .optional(),
     event: eventNameSchema.optional(),
     data: z.unknown().refine((value) => value !== undefined, 'data is required'),
   },
@@ -42,6 +52,7 @@ const publishSchema = z.strictObject(
 
 const CODE_BY_FIELD: Readonly<Record<string, ErrorCode>> = {
   room: ErrorCode.InvalidRoom,
+  user: ErrorCode.InvalidRoom,
   event: ErrorCode.InvalidEvent,
   data: ErrorCode.InvalidData,
 };
@@ -56,7 +67,7 @@ export function validatePublish(input: unknown, maxBytes: number): PublishValida
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return failure(
       ErrorCode.BadRequest,
-      'publish request must be an object like { room?, event?, data }',
+      'publish request must be an object like { room?, user?, event?, data }',
     );
   }
   const size = jsonSize(input);
@@ -76,12 +87,16 @@ export function validatePublish(input: unknown, maxBytes: number): PublishValida
     const code = (typeof field === 'string' && CODE_BY_FIELD[field]) || ErrorCode.BadRequest;
     const message =
       issue?.code === 'unrecognized_keys'
-        ? `unknown field(s) ${issue.keys.map((key) => `"${key}"`).join(', ')}; expected room, event, data`
+        ? `unknown field(s) ${issue.keys.map((key) => `"${key}"`).join(', ')}; expected room or user, event, data`
         : (issue?.message ?? 'invalid publish request');
     return failure(code, message);
   }
-  const { room, event, data } = parsed.data;
-  return { ok: true, publish: { room: room ?? null, event: event ?? DEFAULT_EVENT, data } };
+  const { room, user, event, data } = parsed.data;
+  if (user !== undefined && room !== undefined && room !== null) {
+    return failure(ErrorCode.BadRequest, 'give room or user, not both');
+  }
+  const target = user === undefined ? (room ?? null) : `${USER_ROOM_PREFIX}${user}`;
+  return { ok: true, publish: { room: target, event: event ?? DEFAULT_EVENT, data } };
 }
 
 function jsonSize(value: unknown): number | undefined {

@@ -1,3 +1,5 @@
+import type { Identity } from '../auth/identity.js';
+import { canPublish } from '../auth/room-policy.js';
 import type { ClusterLink } from '../cluster/cluster-link.js';
 import { type Envelope, ErrorCode, type ProtocolError } from '../protocol/index.js';
 import type { Broadcaster } from './broadcaster.js';
@@ -26,10 +28,28 @@ export class Publisher {
     private readonly maxPayloadBytes: number,
   ) {}
 
-  /** Validates `input` and, when valid, delivers it to every subscriber on every node. */
-  publish(input: unknown): PublishResult {
+  /**
+   * Validates `input` and, when valid and allowed, delivers it to every subscriber on every node.
+   *
+   * @param as - the client's identity, whose `publish` permissions apply; omitted for a trusted
+   * source (the HTTP API, behind its key), which may publish anywhere.
+   */
+  publish(input: unknown, as?: Identity): PublishResult {
     const validation = validatePublish(input, this.maxPayloadBytes);
     if (!validation.ok) return validation;
+    const { room, event, data } = validation.publish;
+    if (as !== undefined && !canPublish(as, room)) {
+      return {
+        ok: false,
+        error: {
+          code: ErrorCode.Forbidden,
+          message:
+            room === null
+              ? 'this connection may not publish to everyone'
+              : `this connection may not publish to ${room}`,
+        },
+      };
+    }
     if (!this.link.isReady()) {
       return {
         ok: false,
@@ -39,7 +59,6 @@ export class Publisher {
         },
       };
     }
-    const { room, event, data } = validation.publish;
     const envelope = createEnvelope(this.nodeId, room, data);
     this.broadcaster.broadcast(room, event, envelope);
     return { ok: true, envelope };

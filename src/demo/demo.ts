@@ -31,9 +31,11 @@ const status = new StatusView(
   byId('status-state', HTMLElement),
   byId('status-node', HTMLElement),
   byId('status-transport', HTMLElement),
+  byId('status-user', HTMLElement),
 );
 const roomList = byId('room-list', HTMLUListElement);
 const roomsEmpty = byId('rooms-empty', HTMLParagraphElement);
+const guestHint = byId('guest-hint', HTMLParagraphElement);
 const target = byId('target', HTMLSelectElement);
 const roomInput = byId('room-input', HTMLInputElement);
 const messageInput = byId('message-input', HTMLInputElement);
@@ -120,20 +122,25 @@ function renderRooms(): void {
   );
   roomsEmpty.hidden = rooms.length > 0;
   const selected = target.value;
+  // Guests may not publish to everyone: the option is only offered to token holders.
+  const { guest } = client.status;
+  guestHint.hidden = !guest;
+  const everyone = guest ? [] : [element('option', { text: 'everyone' })];
   target.replaceChildren(
-    element('option', { text: 'everyone' }),
+    ...everyone,
     ...rooms.map((room) => element('option', { text: `#${room}` })),
   );
-  const options = [...target.options];
-  options.forEach((option, index) => {
-    option.value = index === 0 ? '' : (rooms[index - 1] ?? '');
+  const values = [...(guest ? [] : ['']), ...rooms];
+  [...target.options].forEach((option, index) => {
+    option.value = values[index] ?? '';
   });
-  target.value = rooms.includes(selected) ? selected : '';
+  target.value = values.includes(selected) ? selected : (values[0] ?? '');
 }
 
 function narrate(change: StatusChange, snapshot: ConnectionStatus): string | undefined {
   switch (change.kind) {
     case 'connected':
+      renderRooms();
       return change.reconnected
         ? `Reconnected through the load balancer, now on ${change.node} over ${snapshot.transport}.`
         : `Connected to ${change.node} over ${snapshot.transport}.`;
@@ -145,7 +152,11 @@ function narrate(change: StatusChange, snapshot: ConnectionStatus): string | und
     case 'reconnecting':
       return change.attempt === 1 ? 'Reconnecting…' : undefined;
     case 'connect_error':
-      return undefined;
+      return change.code === null ? undefined : `Refused: ${change.code} (${change.reason}).`;
+    case 'goodbye':
+      return `The node is closing the connection: ${change.code} (${change.reason}).`;
+    case 'token_refreshed':
+      return change.ok ? undefined : `Could not refresh the token (${change.reason}).`;
     case 'resubscribed':
       renderRooms();
       return change.failed.length === 0

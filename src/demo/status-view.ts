@@ -1,12 +1,13 @@
 import type { ConnectionStatus } from '../client/index.js';
 
-/** The connection line in the header: state, node and transport. */
+/** The connection line in the header: state, node, transport and identity. */
 export class StatusView {
   constructor(
     private readonly dot: HTMLElement,
     private readonly state: HTMLElement,
     private readonly node: HTMLElement,
     private readonly transport: HTMLElement,
+    private readonly user: HTMLElement,
   ) {}
 
   /** Shows `status`. */
@@ -18,5 +19,7 @@ export class StatusView {
         : status.state;
     this.node.textContent = status.node ?? '—';
     this.transport.textContent = status.transport ?? '—';
+    this.user.textContent =
+      status.user === null ? '—' : status.guest ? `${status.user} (guest)` : status.user;
   }
 }

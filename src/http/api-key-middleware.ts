@@ -1,29 +1,84 @@
+import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { bearerToken, secretsEqual } from '../auth/api-key.js';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { bearerToken, matchingKey } from '../auth/api-key.js';
+import type { ClusterLink } from '../cluster/cluster-link.js';
 import { ErrorCode } from '../protocol/index.js';
 import { HttpError } from './http-error.js';
 
+/** What guards the publish API. */
+export interface ApiKeyOptions {
+  /** Accepted keys (`PUBLISH_API_KEYS`). */
+  keys: readonly string[];
+  /** Requests per second per key, across the cluster (0 = no limit). */
+  ratePerSecond: number;
+  /** Where the cluster's shared counters live (Redis), if anywhere. */
+  link: ClusterLink;
+}
+
 /**
- * Express middleware requiring `Authorization: Bearer <key>`; anything else is a 401 with a
- * `WWW-Authenticate` challenge and a reason.
+ * Express middleware requiring `Authorization: Bearer <key>` with one of the configured keys
+ * (compared in constant time), then at most `ratePerSecond` requests per second per key across
+ * the cluster. A missing or wrong key is a 401 with a `WWW-Authenticate` challenge; a key over
+ * its rate a 429 `rate_limited` with `Retry-After` (seconds).
+ *
+ * The rate is counted in Redis (`rate-limiter-flexible`) so that every node sees one budget per
+ * key; while Redis is unreachable each node counts on its own.
  */
-export function requireApiKey(key: string): RequestHandler {
+export function requireApiKey({ keys, ratePerSecond, link }: ApiKeyOptions): RequestHandler {
+  const limiter = ratePerSecond > 0 ? keyRateLimiter(ratePerSecond, link) : undefined;
+  // Counted under a digest of the key: the key itself never reaches Redis.
+  const rateKeys = keys.map((key) => createHash('sha256').update(key).digest('hex').slice(0, 24));
   return (req, res, next) => {
     const header = req.get('authorization');
     const given = bearerToken(header);
-    if (given !== undefined && secretsEqual(given, key)) {
+    const index = given === undefined ? -1 : matchingKey(given, keys);
+    if (index === -1) {
+      res.set('WWW-Authenticate', 'Bearer realm="push-cluster"');
+      next(
+        new HttpError(
+          401,
+          ErrorCode.Unauthorized,
+          header === undefined
+            ? 'missing Authorization header; expected "Bearer <key>" with one of PUBLISH_API_KEYS'
+            : 'invalid API key',
+        ),
+      );
+      return;
+    }
+    if (limiter === undefined) {
       next();
       return;
     }
-    res.set('WWW-Authenticate', 'Bearer realm="push-cluster"');
-    next(
-      new HttpError(
-        401,
-        ErrorCode.Unauthorized,
-        header === undefined
-          ? 'missing Authorization header; expected "Bearer <PUBLISH_API_KEY>"'
-          : 'invalid API key',
-      ),
+    limiter.consume(rateKeys[index] as string).then(
+      () => next(),
+      (rejection: unknown) => {
+        if (!(rejection instanceof RateLimiterRes)) {
+          next(rejection);
+          return;
+        }
+        res.set('Retry-After', String(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000))));
+        next(
+          new HttpError(
+            429,
+            ErrorCode.RateLimited,
+            `this API key is over ${ratePerSecond} requests per second (PUBLISH_API_RATE); retry later`,
+          ),
+        );
+      },
     );
   };
+}
+
+function keyRateLimiter(points: number, link: ClusterLink): RateLimiterMemory | RateLimiterRedis {
+  const memory = new RateLimiterMemory({ points, duration: 1, keyPrefix: 'push-api-rate' });
+  if (link.redis === undefined) return memory;
+  return new RateLimiterRedis({
+    storeClient: link.redis,
+    points,
+    duration: 1,
+    keyPrefix: 'push:api-rate',
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: memory,
+  });
 }

@@ -1,13 +1,13 @@
-import express, { Router } from 'express';
+import express, { type RequestHandler, Router } from 'express';
 import type { Publisher } from '../delivery/publisher.js';
 import { ErrorCode } from '../protocol/index.js';
-import { requireApiKey } from './api-key-middleware.js';
 import { HttpError } from './http-error.js';
 
 /** What the publish route needs. */
 export interface PublishRouteDeps {
   publisher: Publisher;
-  apiKey: string;
+  /** Admits the request (the API key and its rate), or answers it. */
+  authorize: RequestHandler;
   maxPayloadBytes: number;
 }
 
@@ -18,15 +18,15 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
 };
 
 /**
- * `POST /api/publish` with `Authorization: Bearer <key>` and a JSON body `{ room?, event?, data }`:
- * 202 `{ id }` once the message is handed to the cluster; 400, 401, 413, 415 or 503 with
- * `{ error: { code, message } }` otherwise.
+ * `POST /api/publish` with `Authorization: Bearer <key>` and a JSON body
+ * `{ room? | user?, event?, data }`: 202 `{ id }` once the message is handed to the cluster; 400,
+ * 401, 413, 415, 429 or 503 with `{ error: { code, message } }` otherwise.
  */
-export function publishRoute({ publisher, apiKey, maxPayloadBytes }: PublishRouteDeps): Router {
+export function publishRoute({ publisher, authorize, maxPayloadBytes }: PublishRouteDeps): Router {
   const router = Router();
   router.post(
     '/api/publish',
-    requireApiKey(apiKey),
+    authorize,
     (req, _res, next) => {
       if (!req.is('application/json')) {
         next(

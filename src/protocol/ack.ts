@@ -11,3 +11,6 @@ export type RoomAck = { ok: true; room: string } | AckFailure;
 
 /** The acknowledgement of `publish`. */
 export type PublishAck = { ok: true; id: string } | AckFailure;
+
+/** The acknowledgement of `refresh`: the new token's expiry (ms since the epoch). */
+export type RefreshAck = { ok: true; expiresAt: number } | AckFailure;

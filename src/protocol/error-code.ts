@@ -1,6 +1,6 @@
 /**
- * Machine-readable error codes carried in negative acks (`{ ok: false, error }`) and in HTTP error
- * bodies (`{ error }`).
+ * Machine-readable error codes carried in negative acks (`{ ok: false, error }`), in HTTP error
+ * bodies (`{ error }`), in `connect_error` (`error.data.code`) and in `goodbye`.
  */
 export const ErrorCode = {
   /** The request is not an object of the expected shape. */
@@ -17,8 +17,22 @@ export const ErrorCode = {
   TooManyRooms: 'too_many_rooms',
   /** The event name sent by the client is not part of the protocol. */
   UnknownEvent: 'unknown_event',
-  /** Missing or wrong credentials. */
+  /** Missing or wrong API key (HTTP). */
   Unauthorized: 'unauthorized',
+  /** The identity may not do this (subscribe to that room, publish there, refresh as another user). */
+  Forbidden: 'forbidden',
+  /** Too many requests or events; slow down (HTTP 429 carries `Retry-After`). */
+  RateLimited: 'rate_limited',
+  /** The connection carries no token and guests are not allowed. */
+  AuthRequired: 'auth_required',
+  /** The token is malformed, forged, for another audience or issuer, or lacks a required claim. */
+  TokenInvalid: 'token_invalid',
+  /** The token has expired (at connection, or during it without a refresh). */
+  TokenExpired: 'token_expired',
+  /** A browser page from an origin that is not allowed (`CORS_ORIGINS`). */
+  ForbiddenOrigin: 'forbidden_origin',
+  /** The user already holds `MAX_CONNECTIONS_PER_USER` connections, or the node is full. */
+  TooManyConnections: 'too_many_connections',
   /** The HTTP request body is not `application/json`. */
   UnsupportedMediaType: 'unsupported_media_type',
   /** No such HTTP route. */

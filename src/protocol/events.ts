@@ -1,5 +1,6 @@
-import type { PublishAck, RoomAck } from './ack.js';
+import type { PublishAck, RefreshAck, RoomAck } from './ack.js';
 import type { Envelope } from './envelope.js';
+import type { ProtocolError } from './error-code.js';
 import type { PublishRequest } from './publish-request.js';
 
 /** Sent by the server once, right after a connection is established. */
@@ -8,6 +9,10 @@ export interface Welcome {
   node: string;
   /** The Socket.IO socket id of this connection. */
   sid: string;
+  /** The connection's user id: the token's `sub`, or `guest-…` for a guest. */
+  user: string;
+  /** True for a guest (no token): guest permissions only. */
+  guest: boolean;
 }
 
 /**
@@ -17,14 +22,17 @@ export interface Welcome {
 export type EnvelopeEvents = Record<string, (envelope: Envelope) => void>;
 
 /**
- * Events the server emits to clients: `welcome`, and any published event name carrying an
- * envelope. (`welcome` is a reserved event name, so no published message can take its place.)
+ * Events the server emits to clients: `welcome`, `goodbye` (why the server is about to close the
+ * connection: `token_expired`, `rate_limited`), and any published event name carrying an
+ * envelope. (`welcome` and `goodbye` are reserved event names: no published message can take
+ * their place.)
  *
  * The intersection is written envelope-events-first so that `welcome` keeps its own payload type
  * where Socket.IO looks up an event's parameters.
  */
 export type ServerToClientEvents = EnvelopeEvents & {
   welcome: (welcome: Welcome) => void;
+  goodbye: (reason: ProtocolError) => void;
 };
 
 /** Events a client may emit; each takes an acknowledgement callback. */
@@ -32,6 +40,8 @@ export interface ClientToServerEvents {
   subscribe: (room: string, ack: (result: RoomAck) => void) => void;
   unsubscribe: (room: string, ack: (result: RoomAck) => void) => void;
   publish: (request: PublishRequest, ack: (result: PublishAck) => void) => void;
+  /** A fresh token for the same user, before the current one expires. */
+  refresh: (token: string, ack: (result: RefreshAck) => void) => void;
 }
 
 /** The client-to-server event names, for rejecting anything else with `unknown_event`. */
@@ -39,4 +49,5 @@ export const CLIENT_EVENT_NAMES: ReadonlySet<string> = new Set<keyof ClientToSer
   'subscribe',
   'unsubscribe',
   'publish',
+  'refresh',
 ]);

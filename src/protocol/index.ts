@@ -3,7 +3,7 @@
  * and limits. The one entry point for everything outside `src/protocol/` (server, client library,
  * benchmark and tests).
  */
-export type { AckFailure, PublishAck, RoomAck } from './ack.js';
+export type { AckFailure, PublishAck, RefreshAck, RoomAck } from './ack.js';
 export type { Envelope } from './envelope.js';
 export { ErrorCode, type ProtocolError } from './error-code.js';
 export {
@@ -16,8 +16,12 @@ export {
 export {
   EVENT_NAME_PATTERN,
   MAX_ROOMS_PER_CONNECTION,
+  PRIVATE_ROOM_PREFIX,
   RESERVED_EVENT_NAMES,
   ROOM_NAME_PATTERN,
+  ROOM_PATTERN_SYNTAX,
+  USER_ID_PATTERN,
+  USER_ROOM_PREFIX,
 } from './limits.js';
 export { DEFAULT_EVENT, type PublishRequest } from './publish-request.js';
 export { SOCKET_PATH } from './socket-path.js';

@@ -5,6 +5,21 @@ export const ROOM_NAME_PATTERN = /^[A-Za-z0-9:_.-]{1,128}$/;
 export const EVENT_NAME_PATTERN = /^[A-Za-z0-9:_.-]{1,64}$/;
 
 /**
+ * Room patterns, as tokens (`rooms`, `publish` claims) and `GUEST_ROOMS` / `GUEST_PUBLISH` write
+ * them: an exact room name, a prefix followed by `*` (`chat:*`), or `*` alone (any room).
+ */
+export const ROOM_PATTERN_SYNTAX = /^(?:\*|[A-Za-z0-9:_.-]{1,128}\*?)$/;
+
+/** Rooms only a token's `rooms` claim opens: `private:<name>`. */
+export const PRIVATE_ROOM_PREFIX = 'private:';
+
+/** Each user's own room, `user:<sub>`, which every connection of that user joins. */
+export const USER_ROOM_PREFIX = 'user:';
+
+/** User ids (`sub`): they name the user's room, so they keep to the room name alphabet. */
+export const USER_ID_PATTERN = /^[A-Za-z0-9:_.-]{1,123}$/;
+
+/**
  * Event names a publish request may not use: Socket.IO's reserved names (emitting them throws)
  * and the server's own events (a client must not be able to spoof them).
  */
@@ -16,6 +31,7 @@ export const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([
   'newListener',
   'removeListener',
   'welcome',
+  'goodbye',
 ]);
 
 /** How many rooms one connection may be subscribed to at once. */

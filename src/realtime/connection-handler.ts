@@ -1,48 +1,112 @@
+import { canSubscribe, userRoom } from '../auth/room-policy.js';
+import type { TokenVerifier } from '../auth/token-verifier.js';
+import type { UserConnectionLimiter } from '../cluster/user-connection-limiter.js';
 import type { Publisher } from '../delivery/publisher.js';
 import { roomNameSchema } from '../delivery/room-name.js';
 import type { Logger } from '../observability/logger.js';
-import type { PublishAck, RoomAck } from '../protocol/index.js';
-import { CLIENT_EVENT_NAMES, ErrorCode, MAX_ROOMS_PER_CONNECTION } from '../protocol/index.js';
+import {
+  CLIENT_EVENT_NAMES,
+  ErrorCode,
+  MAX_ROOMS_PER_CONNECTION,
+  type PublishAck,
+  type RefreshAck,
+  type RoomAck,
+} from '../protocol/index.js';
 import { ackFailure, INTERNAL_FAILURE, type Reply, replyOf } from './ack.js';
+import type { EventRateLimit } from './event-rate-limit.js';
 import type { PushSocket } from './push-io.js';
-import { roomKey } from './room-key.js';
+import { roomKey, roomOfKey } from './room-key.js';
+import { TokenExpiry } from './token-expiry.js';
 
 /** What a connection handler needs from the node. */
 export interface ConnectionDeps {
   nodeId: string;
   publisher: Publisher;
+  /** Verifies `refresh` tokens; `undefined` when no token key is configured. */
+  verifier: TokenVerifier | undefined;
+  userConnections: UserConnectionLimiter;
+  rateLimit: EventRateLimit;
   logger: Logger;
+}
+
+/** The node's connection handler, and what it runs in the background. */
+export interface ConnectionHandler {
+  /** Serves one admitted connection. */
+  onConnection(socket: PushSocket): void;
+  /** Stops the token-expiry timer. */
+  close(): void;
 }
 
 /** A listener Socket.IO calls with the connection as `this`. */
 type SocketListener = (this: PushSocket, ...args: unknown[]) => void;
 
 /**
- * Builds the node's connection handler. It serves each client connection: greets it with
- * `welcome`, then answers `subscribe`, `unsubscribe` and `publish`. Every argument is untrusted;
- * every failure is an ack, never a thrown error (a throw inside a Socket.IO listener would take
- * the whole node down).
+ * Builds the node's connection handler. It serves each admitted connection: joins it to its
+ * user's room, greets it with `welcome`, answers `subscribe`, `unsubscribe`, `publish` and
+ * `refresh` within the connection's permissions and event rate, and ends it when its token
+ * expires. Every argument is untrusted; every failure is an ack, never a thrown error (a throw
+ * inside a Socket.IO listener would take the whole node down).
  *
  * The listeners are built once per node and shared by every connection (Socket.IO calls them with
  * the connection as `this`), so a connection costs no closures or child logger of its own: idle
  * connections are what a push node holds most of.
  */
-export function createConnectionHandler(deps: ConnectionDeps): (socket: PushSocket) => void {
-  const { nodeId, publisher, logger } = deps;
+export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler {
+  const { nodeId, publisher, verifier, userConnections, rateLimit, logger } = deps;
 
+  /** Says why, then closes the connection from the server side. */
+  const cut = (socket: PushSocket, code: ErrorCode, message: string) => {
+    logger.info({ sid: socket.id, user: socket.data.identity.userId, code }, 'connection cut off');
+    socket.emit('goodbye', { code, message });
+    socket.disconnect(true);
+  };
+
+  const expiry = new TokenExpiry<PushSocket>((socket) =>
+    cut(socket, ErrorCode.TokenExpired, 'the token expired; reconnect with a fresh one'),
+  );
+
+  /** Rate-limits, then runs `handler`; its failures become acks. */
   const guard = <T>(
     event: string,
-    handler: (socket: PushSocket, args: readonly unknown[], reply: Reply<T>) => void,
+    handler: (
+      socket: PushSocket,
+      args: readonly unknown[],
+      reply: Reply<T>,
+    ) => void | Promise<void>,
   ): SocketListener =>
     function (this: PushSocket, ...args: unknown[]): void {
       const reply = replyOf<T>(args);
-      try {
-        handler(this, args, reply);
-      } catch (error) {
+      if (!withinRate(this, reply)) return;
+      const failed = (error: unknown) => {
         logger.error({ sid: this.id, err: error, event }, 'event handler failed');
         reply(INTERNAL_FAILURE as T);
+      };
+      try {
+        handler(this, args, reply)?.catch(failed);
+      } catch (error) {
+        failed(error);
       }
     };
+
+  /** Takes one event from the connection's bucket; refuses (or cuts off) a client over it. */
+  const withinRate = <T>(socket: PushSocket, reply: Reply<T>): boolean => {
+    const decision = rateLimit.take(socket.data);
+    if (decision === 'accept') return true;
+    if (decision === 'cut') {
+      cut(socket, ErrorCode.RateLimited, 'too many events; slow down before reconnecting');
+    } else {
+      reply(
+        ackFailure(
+          ErrorCode.RateLimited,
+          `over ${rateLimit.rate} events per second (burst ${rateLimit.burst}); slow down`,
+        ) as T,
+      );
+    }
+    return false;
+  };
+
+  /** Rooms a connection holds besides its subscriptions: its own id's and its user's. */
+  const baseRooms = (socket: PushSocket) => (socket.data.identity.guest ? 1 : 2);
 
   const onSubscribe = guard<RoomAck>('subscribe', (socket, [room], reply) => {
     const name = roomNameSchema.safeParse(room);
@@ -50,9 +114,15 @@ export function createConnectionHandler(deps: ConnectionDeps): (socket: PushSock
       reply(ackFailure(ErrorCode.InvalidRoom, name.error.issues[0]?.message ?? 'invalid room'));
       return;
     }
+    if (!canSubscribe(socket.data.identity, name.data)) {
+      reply(ackFailure(ErrorCode.Forbidden, `this connection may not subscribe to ${name.data}`));
+      return;
+    }
     const key = roomKey(name.data);
-    // socket.rooms also holds the socket's own id room.
-    if (!socket.rooms.has(key) && socket.rooms.size > MAX_ROOMS_PER_CONNECTION) {
+    if (
+      !socket.rooms.has(key) &&
+      socket.rooms.size - baseRooms(socket) >= MAX_ROOMS_PER_CONNECTION
+    ) {
       reply(
         ackFailure(
           ErrorCode.TooManyRooms,
@@ -71,36 +141,90 @@ export function createConnectionHandler(deps: ConnectionDeps): (socket: PushSock
       reply(ackFailure(ErrorCode.InvalidRoom, name.error.issues[0]?.message ?? 'invalid room'));
       return;
     }
+    const { identity } = socket.data;
+    if (!identity.guest && name.data === userRoom(identity.userId)) {
+      reply(ackFailure(ErrorCode.Forbidden, 'a connection stays in its own user room'));
+      return;
+    }
     socket.leave(roomKey(name.data));
     reply({ ok: true, room: name.data });
   });
 
-  const onPublish = guard<PublishAck>('publish', (_socket, [request], reply) => {
-    const result = publisher.publish(request);
+  const onPublish = guard<PublishAck>('publish', (socket, [request], reply) => {
+    const result = publisher.publish(request, socket.data.identity);
     reply(result.ok ? { ok: true, id: result.envelope.id } : result);
   });
 
-  const onAny = (event: unknown, ...args: unknown[]): void => {
+  const onRefresh = guard<RefreshAck>('refresh', async (socket, [token], reply) => {
+    const current = socket.data.identity;
+    if (current.guest || verifier === undefined) {
+      reply(
+        ackFailure(ErrorCode.Forbidden, 'a guest connection has no token to refresh; reconnect'),
+      );
+      return;
+    }
+    const verified = await verifier.verify(token);
+    if (!socket.connected) return;
+    if (!verified.ok) {
+      reply(ackFailure(verified.code, verified.message));
+      return;
+    }
+    const { identity } = verified;
+    if (identity.userId !== current.userId) {
+      reply(ackFailure(ErrorCode.Forbidden, 'a refresh token must be for the same user (sub)'));
+      return;
+    }
+    socket.data.identity = identity;
+    // The new token may grant less: rooms it no longer allows are left.
+    for (const key of socket.rooms) {
+      const room = roomOfKey(key);
+      if (room !== undefined && !canSubscribe(identity, room)) socket.leave(key);
+    }
+    if (identity.expiresAt !== null) expiry.schedule(socket, identity.expiresAt);
+    reply({ ok: true, expiresAt: identity.expiresAt ?? 0 });
+  });
+
+  const onAny = function (this: PushSocket, event: unknown, ...args: unknown[]): void {
     if (typeof event === 'string' && CLIENT_EVENT_NAMES.has(event)) return;
-    replyOf<RoomAck>(args)(
+    const reply = replyOf<RoomAck>(args);
+    if (!withinRate(this, reply)) return;
+    reply(
       ackFailure(
         ErrorCode.UnknownEvent,
-        `unknown event ${JSON.stringify(String(event).slice(0, 64))}; expected subscribe, unsubscribe or publish`,
+        `unknown event ${JSON.stringify(String(event).slice(0, 64))}; expected subscribe, unsubscribe, publish or refresh`,
       ),
     );
   };
 
   function onDisconnect(this: PushSocket, reason: string): void {
-    logger.debug({ sid: this.id, reason }, 'client disconnected');
+    const { identity } = this.data;
+    logger.debug({ sid: this.id, user: identity.userId, reason }, 'client disconnected');
+    expiry.cancel(this);
+    if (!identity.guest) userConnections.release(identity.userId);
   }
 
-  return (socket) => {
-    logger.debug({ sid: socket.id, transport: socket.conn.transport.name }, 'client connected');
-    socket.on('subscribe', onSubscribe);
-    socket.on('unsubscribe', onUnsubscribe);
-    socket.on('publish', onPublish);
-    socket.onAny(onAny);
-    socket.on('disconnect', onDisconnect);
-    socket.emit('welcome', { node: nodeId, sid: socket.id });
+  return {
+    onConnection(socket) {
+      const { identity } = socket.data;
+      logger.debug(
+        { sid: socket.id, user: identity.userId, transport: socket.conn.transport.name },
+        'client connected',
+      );
+      if (!identity.guest) socket.join(roomKey(userRoom(identity.userId)));
+      if (identity.expiresAt !== null) expiry.schedule(socket, identity.expiresAt);
+      socket.on('subscribe', onSubscribe);
+      socket.on('unsubscribe', onUnsubscribe);
+      socket.on('publish', onPublish);
+      socket.on('refresh', onRefresh);
+      socket.onAny(onAny);
+      socket.on('disconnect', onDisconnect);
+      socket.emit('welcome', {
+        node: nodeId,
+        sid: socket.id,
+        user: identity.userId,
+        guest: identity.guest,
+      });
+    },
+    close: () => expiry.close(),
   };
 }

@@ -10,3 +10,8 @@ const ROOM_PREFIX = 'room:';
 export function roomKey(name: string): string {
   return ROOM_PREFIX + name;
 }
+
+/** The public room name held in an adapter room key, or `undefined` for another kind of room. */
+export function roomOfKey(key: string): string | undefined {
+  return key.startsWith(ROOM_PREFIX) ? key.slice(ROOM_PREFIX.length) : undefined;
+}

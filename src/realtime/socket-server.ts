@@ -1,9 +1,16 @@
-import type { Server as HttpServer } from 'node:http';
-import { Server, type ServerOptions } from 'socket.io';
+import type {
+  Server as HttpServer,
+  IncomingMessage,
+  RequestListener,
+  ServerResponse,
+} from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type ServerOptions as EngineOptions, Server as EngineServer } from 'engine.io';
+import { Server } from 'socket.io';
 import { createSessionIdGenerator } from '../cluster/session-id.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
-import { SOCKET_PATH } from '../protocol/index.js';
+import { ErrorCode, SOCKET_PATH } from '../protocol/index.js';
 import { describeShapeProblem, patchEngineInternals } from './engine-internals/index.js';
 import type { PushIo } from './push-io.js';
 
@@ -14,36 +21,65 @@ import type { PushIo } from './push-io.js';
 const PACKET_OVERHEAD_BYTES = 16 * 1024;
 
 /**
- * Creates the node's Socket.IO server, not yet attached to a port, so that the adapter and the
- * publisher can be wired before any client arrives.
+ * Creates the node's Socket.IO server and its Engine.IO engine, not yet reachable, so that the
+ * adapter, the middleware and the publisher can be wired before any client arrives.
  */
 export function createSocketServer(config: Config): PushIo {
-  return new Server({
-    path: SOCKET_PATH,
-    serveClient: false,
+  const io: PushIo = new Server({ serveClient: false });
+  const engineOptions: Partial<EngineOptions> = {
     maxHttpBufferSize: config.maxPayloadBytes + PACKET_OVERHEAD_BYTES,
     ...corsOption(config.corsOrigins),
-  });
+  };
+  io.bind(new EngineServer(engineOptions));
+  return io;
 }
 
 /**
- * Attaches `io` to `httpServer` (whose own request handler keeps serving every other path) and
- * sets up its engine: node-stamped session ids for nginx routing, `X-Node-Id` on the WebSocket
- * upgrade response, a log line for every refused connection, and the patches of the engine's
+ * Serves `io` on `httpServer`, and everything else with `fallback` (the HTTP app). Requests under
+ * `/socket.io/` go to the engine, except new handshakes while the node holds `MAX_CONNECTIONS`
+ * connections: those get 503 `too_many_connections` with `Retry-After`, so that nginx tries
+ * another node. The engine also gets node-stamped session ids for nginx routing, `X-Node-Id` on
+ * the WebSocket upgrade response, a log line for every refused connection, and the patches of its
  * internals that make each connection cheaper (`engine-internals/`).
  */
 export function attachSocketServer(
   io: PushIo,
   httpServer: HttpServer,
+  fallback: RequestListener,
   config: Config,
   logger: Logger,
 ): void {
-  io.attach(httpServer);
-  io.engine.generateId = createSessionIdGenerator(config.nodeId);
-  io.engine.on('headers', (headers: Record<string, string>) => {
+  const engine = io.engine;
+  const full = (req: IncomingMessage): boolean =>
+    config.limits.maxConnections > 0 &&
+    engine.clientsCount >= config.limits.maxConnections &&
+    isHandshake(req);
+
+  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (!isEnginePath(req)) {
+      fallback(req, res);
+    } else if (full(req)) {
+      refuseFull(res);
+    } else {
+      engine.handleRequest(req, res);
+    }
+  });
+  httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    if (!isEnginePath(req)) {
+      socket.destroy();
+    } else if (full(req)) {
+      refuseFullUpgrade(socket, config.nodeId);
+    } else {
+      engine.handleUpgrade(req, socket, head);
+    }
+  });
+
+  engine.generateId = createSessionIdGenerator(config.nodeId);
+  engine.on('headers', (headers: Record<string, string>) => {
     headers['X-Node-Id'] = config.nodeId;
   });
-  io.engine.on('connection_error', (error: { code: number; message: string }) => {
+  engine.on('connection_error', (error: { code: number; message: string }) => {
     logger.warn({ code: error.code, reason: error.message }, 'engine.io connection refused');
   });
   // Each distinct problem is logged once, not once per connection.
@@ -56,7 +92,40 @@ export function attachSocketServer(
   });
 }
 
-function corsOption(origins: Config['corsOrigins']): Pick<Partial<ServerOptions>, 'cors'> {
+function isEnginePath(req: IncomingMessage): boolean {
+  return req.url?.startsWith(SOCKET_PATH) === true;
+}
+
+/** A request that would open a new session: no `sid` in its query. */
+function isHandshake(req: IncomingMessage): boolean {
+  return !/[?&]sid=/.test(req.url ?? '');
+}
+
+const FULL_BODY = JSON.stringify({
+  error: {
+    code: ErrorCode.TooManyConnections,
+    message: 'this node holds all the connections it accepts (MAX_CONNECTIONS); try another node',
+  },
+});
+
+function refuseFull(res: ServerResponse): void {
+  res.writeHead(503, {
+    'Content-Type': 'application/json',
+    'Retry-After': '1',
+    'Content-Length': Buffer.byteLength(FULL_BODY),
+  });
+  res.end(FULL_BODY);
+}
+
+function refuseFullUpgrade(socket: Duplex, nodeId: string): void {
+  socket.end(
+    'HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n' +
+      `X-Node-Id: ${nodeId}\r\n` +
+      `Content-Length: ${Buffer.byteLength(FULL_BODY)}\r\nConnection: close\r\n\r\n${FULL_BODY}`,
+  );
+}
+
+function corsOption(origins: Config['corsOrigins']): Pick<Partial<EngineOptions>, 'cors'> {
   if (origins === '*') return { cors: { origin: '*' } };
   if (origins.length === 0) return {};
   return { cors: { origin: [...origins] } };

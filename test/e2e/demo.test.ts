@@ -38,7 +38,8 @@ afterAll(async () => {
   await cluster?.project.down();
 });
 
-const uniqueRoom = (label: string) => `e2e-${label}-${++testCount}-${Date.now().toString(36)}`;
+/** A fresh room guests may write to (the compose file's GUEST_PUBLISH allows `demo:*`). */
+const uniqueRoom = (label: string) => `demo:e2e-${label}-${++testCount}-${Date.now().toString(36)}`;
 const open = async (avoid: readonly string[], query = '') => {
   const page = await openDemoAvoiding(browser, `${cluster.url}/${query}`, avoid);
   pages.push(page);
@@ -142,7 +143,7 @@ describe('the demo page through nginx', () => {
     pages.push(page);
     const width = await page.page.evaluate('document.documentElement.scrollWidth');
     expect(width).toBeLessThanOrEqual(390);
-    await page.send(null, 'hello from a phone');
+    await page.send('lobby', 'hello from a phone');
     await page.waitForMessage('hello from a phone');
     await page.screenshot('narrow-screen');
     expectNoProblems(page);

@@ -12,6 +12,7 @@ import {
   subscribe,
   type TestClient,
 } from '../support/test-client.js';
+import { testToken } from '../support/tokens.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -48,7 +49,10 @@ describe.each([
   it('on every node receive a message published on another node, exactly once', async () => {
     const room = `orders:${transports[0]}`;
     const subscribers = track(
-      await connectOnEveryNode(cluster.url, NODE_IDS, { transports: [...transports] }),
+      await connectOnEveryNode(cluster.url, NODE_IDS, {
+        transports: [...transports],
+        token: await testToken(),
+      }),
     );
     const outsiders = track(
       await connectOnEveryNode(cluster.url, NODE_IDS, { transports: [...transports] }),

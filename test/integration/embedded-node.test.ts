@@ -6,6 +6,7 @@ import type { PushSocket } from '../../src/realtime/push-io.js';
 import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
 import { connectClient, settle, subscribe, type TestClient } from '../support/test-client.js';
+import { testToken } from '../support/tokens.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 const API_KEY = 'embedded-test-publish-key';
@@ -13,11 +14,16 @@ const MAX_PAYLOAD_BYTES = 4096;
 
 let node: InProcessNode;
 const clients: TestClient[] = [];
+/** A client with a token that may subscribe and publish anywhere (permissions are tested apart). */
 const connect = async (
   transports?: Array<'polling' | 'websocket'>,
   extraHeaders?: Record<string, string>,
 ) => {
-  const client = await connectClient(node.url, { transports, extraHeaders });
+  const client = await connectClient(node.url, {
+    transports,
+    extraHeaders,
+    token: await testToken(),
+  });
   clients.push(client);
   return client;
 };
@@ -28,8 +34,10 @@ const publishHttp = (body: string, headers: Record<string, string> = {}) =>
 beforeAll(async () => {
   node = await startInProcessNode({
     NODE_ID: 'solo',
-    PUBLISH_API_KEY: API_KEY,
+    PUBLISH_API_KEYS: API_KEY,
     MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD_BYTES),
+    // The contract tests send bursts (1000 subscribes); rate limits are tested on their own node.
+    CLIENT_EVENT_BURST: '5000',
   });
 });
 
@@ -39,10 +47,13 @@ afterAll(async () => {
 });
 
 describe('socket protocol on a single node (in-memory adapter)', () => {
-  it('welcomes every connection with its node and socket id', async () => {
-    const client = await connect();
+  it('welcomes every connection with its node, socket id and user', async () => {
+    const token = await testToken({ sub: 'welcomed-user' });
+    const client = await connectClient(node.url, { token });
+    clients.push(client);
     expect(client.node).toBe('solo');
     expect(client.sid).toBe(client.socket.id);
+    expect(client.user).toBe('welcomed-user');
   });
 
   it('delivers a publish to the room subscribers only, once each, sender included', async () => {
@@ -391,7 +402,7 @@ describe('a node whose Redis is unreachable', () => {
     // Port 1 on loopback: nothing listens there, connections are refused at once.
     orphan = await startInProcessNode({
       NODE_ID: 'orphan',
-      PUBLISH_API_KEY: API_KEY,
+      PUBLISH_API_KEYS: API_KEY,
       REDIS_URL: 'redis://127.0.0.1:1',
     });
   });
@@ -410,7 +421,7 @@ describe('a node whose Redis is unreachable', () => {
     expect(response.headers.get('retry-after')).toBe('1');
     expect(await response.json()).toMatchObject({ error: { code: 'unavailable' } });
 
-    const client = await connectClient(orphan.url);
+    const client = await connectClient(orphan.url, { token: await testToken() });
     try {
       expect(await client.socket.emitWithAck('publish', { data: 1 })).toMatchObject({
         ok: false,

@@ -44,7 +44,7 @@ async function patchedServer(prepare: (io: PushIo) => void = () => {}) {
   const connections: PushSocket[] = [];
   io.on('connection', (socket) => {
     connections.push(socket);
-    socket.emit('welcome', { node: 'guard', sid: socket.id });
+    socket.emit('welcome', { node: 'guard', sid: socket.id, user: 'guard', guest: true });
   });
   const connect = async (transports: Array<'polling' | 'websocket'>) => {
     const client = await connectClient(url, { transports });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
 import { connectClient, settle, subscribe, type TestClient } from '../support/test-client.js';
+import { testToken } from '../support/tokens.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -15,7 +16,7 @@ let nodes: InProcessNode[] = [];
 const clients: TestClient[] = [];
 
 const connectTo = async (node: InProcessNode, transports?: Array<'polling' | 'websocket'>) => {
-  const client = await connectClient(node.url, { transports });
+  const client = await connectClient(node.url, { transports, token: await testToken() });
   clients.push(client);
   return client;
 };
@@ -32,7 +33,9 @@ beforeAll(async () => {
       startInProcessNode({
         NODE_ID: id,
         REDIS_URL: redis.getConnectionUrl(),
-        PUBLISH_API_KEY: API_KEY,
+        PUBLISH_API_KEYS: API_KEY,
+        // A burst of 200 publishes from one connection is part of the test.
+        CLIENT_EVENT_BURST: '1000',
       }),
     ),
   );

@@ -1,23 +1,31 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/shared/free-port.js';
-import { PushClient, PushError, type StatusChange } from '../../src/client/index.js';
+import {
+  PushClient,
+  PushError,
+  type StatusChange,
+  type TokenSource,
+} from '../../src/client/index.js';
 import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
+import { testToken } from '../support/tokens.js';
 import { waitFor } from '../support/wait.js';
 
 /** The client library in Node.js against a real node (in-memory adapter). */
 const API_KEY = 'push-client-test-key';
 type Events = { chat: { text: string }; message: unknown };
 const nodes: InProcessNode[] = [];
+/** A token function: a fresh token (subscribe and publish anywhere) for every connection. */
+const fullToken = () => testToken();
 const clients: PushClient<Events>[] = [];
 
 const start = async (env: Record<string, string> = {}) => {
-  const node = await startInProcessNode({ PUBLISH_API_KEY: API_KEY, ...env });
+  const node = await startInProcessNode({ PUBLISH_API_KEYS: API_KEY, ...env });
   nodes.push(node);
   return node;
 };
-const client = (url: string) => {
-  const created = new PushClient<Events>(url, { ackTimeoutMs: 3000 });
+const client = (url: string, token: TokenSource | undefined = fullToken) => {
+  const created = new PushClient<Events>(url, { ackTimeoutMs: 3000, token });
   clients.push(created);
   return created;
 };

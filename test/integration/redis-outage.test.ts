@@ -6,6 +6,7 @@ import { freePort } from '../../bench/shared/free-port.js';
 import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
 import { connectClient, subscribe, type TestClient } from '../support/test-client.js';
+import { testToken } from '../support/tokens.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -27,7 +28,7 @@ beforeAll(async () => {
   const url = `redis://127.0.0.1:${port}`;
   nodes = await Promise.all(
     ['x', 'y'].map((id) =>
-      startInProcessNode({ NODE_ID: id, REDIS_URL: url, PUBLISH_API_KEY: API_KEY }),
+      startInProcessNode({ NODE_ID: id, REDIS_URL: url, PUBLISH_API_KEYS: API_KEY }),
     ),
   );
   await waitFor(() => nodes.every((node) => node.server.link.isReady()), {
@@ -46,8 +47,8 @@ const httpPublish = (node: InProcessNode, body: unknown) => postPublish(node.url
 describe('while Redis is down', () => {
   it('nodes stay up, report 503 on /readyz, refuse publishes, and recover when it returns', async () => {
     const [x, y] = nodes as [InProcessNode, InProcessNode];
-    const onX = await connectClient(x.url, { transports: ['websocket'] });
-    const onY = await connectClient(y.url, { transports: ['websocket'] });
+    const onX = await connectClient(x.url, { transports: ['websocket'], token: await testToken() });
+    const onY = await connectClient(y.url, { transports: ['websocket'], token: await testToken() });
     clients.push(onX, onY);
     for (const client of clients) await subscribe(client, 'outage');
 

@@ -6,6 +6,16 @@ import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
 
+/** The variables docker-compose.yml reads from the caller's environment. */
+const COMPOSE_VARIABLES = [
+  'PUBLISH_API_KEYS',
+  'AUTH_JWT_SECRET',
+  'ALLOW_GUESTS',
+  'GUEST_PUBLISH',
+  'LOG_LEVEL',
+  'HTTP_PORT',
+];
+
 /** A `docker compose` project on the repository's own docker-compose.yml. */
 export class ComposeProject {
   readonly name: string;
@@ -19,7 +29,7 @@ export class ComposeProject {
     this.name = name;
     const inherited = { ...process.env };
     // The compose file's own defaults are under test, not whatever the caller's shell exports.
-    for (const key of ['PUBLISH_API_KEY', 'LOG_LEVEL', 'HTTP_PORT']) delete inherited[key];
+    for (const key of COMPOSE_VARIABLES) delete inherited[key];
     this.env = { ...inherited, ...env };
   }
 
@@ -46,7 +56,10 @@ export class ComposeProject {
   }
 }
 
-/** The compose file's default publish key (its `PUBLISH_API_KEY` fallback). */
+/** The compose file's development token secret (its `AUTH_JWT_SECRET` fallback). */
+export const COMPOSE_DEFAULT_JWT_SECRET = 'local-dev-jwt-secret-change-me-0123456789';
+
+/** The compose file's default publish key (its `PUBLISH_API_KEYS` fallback). */
 export const COMPOSE_DEFAULT_API_KEY = 'local-dev-publish-key-change-me';
 
 /** A running compose project and where nginx listens. */

@@ -1,6 +1,7 @@
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createPushServer, type PushServer } from '../../src/server.js';
+import { TEST_JWT_SECRET } from './tokens.js';
 
 /** A node started in this process, with its URL. */
 export interface InProcessNode {
@@ -11,10 +12,17 @@ export interface InProcessNode {
 
 /**
  * Starts a node in this process on a free loopback port, configured through the same
- * environment validation as the real entry point.
+ * environment validation as the real entry point: by default with the test suites' token secret
+ * ({@link TEST_JWT_SECRET}) and guests allowed; `env` overrides.
  */
 export async function startInProcessNode(env: Record<string, string>): Promise<InProcessNode> {
-  const result = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', ...env });
+  const result = loadConfig({
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    ALLOW_GUESTS: 'true',
+    ...env,
+  });
   if (!result.ok) throw new Error(`bad test config: ${result.problems.join('; ')}`);
   const server = createPushServer(result.config, createLogger(result.config.nodeId, 'silent'));
   const port = await server.listen('127.0.0.1');

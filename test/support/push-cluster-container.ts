@@ -11,6 +11,7 @@ import {
   Wait,
 } from 'testcontainers';
 import { REPO_ROOT } from '../../bench/shared/repo-root.js';
+import { TEST_JWT_SECRET } from './tokens.js';
 
 const run = promisify(execFile);
 
@@ -65,7 +66,7 @@ export class PushClusterContainer {
   private apiKey = 'integration-test-publish-key';
   private env: Record<string, string> = {};
 
-  /** The shared `PUBLISH_API_KEY` of all nodes. */
+  /** The shared `PUBLISH_API_KEYS` of all nodes (one key). */
   withApiKey(apiKey: string): this {
     this.apiKey = apiKey;
     return this;
@@ -105,11 +106,13 @@ export class PushClusterContainer {
             .withNetworkAliases(id)
             .withEnvironment({
               LOG_LEVEL: 'warn',
+              AUTH_JWT_SECRET: TEST_JWT_SECRET,
+              ALLOW_GUESTS: 'true',
               ...this.env,
               NODE_ID: id,
               LISTEN_SOCKET: `${SOCKET_DIR}/${id}.sock`,
               REDIS_URL: 'redis://redis:6379',
-              PUBLISH_API_KEY: this.apiKey,
+              PUBLISH_API_KEYS: this.apiKey,
             })
             .withBindMounts([socketMount])
             .withExposedPorts(NODE_PORT)

@@ -14,6 +14,8 @@ export interface TestClient {
   socket: PushClientSocket;
   node: string;
   sid: string;
+  /** The user id the server gave the connection (`sub`, or `guest-…`). */
+  user: string;
   /** Envelopes received under any event name, in arrival order, with the event name. */
   received: Array<{ event: string; envelope: Envelope }>;
   /** Envelopes received with the given id (to count duplicates). */
@@ -29,6 +31,8 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Request headers sent with the handshake and every later request. */
   extraHeaders?: Record<string, string>;
+  /** The connection token (`auth: { token }`); none connects as a guest. */
+  token?: string;
 }
 
 /**
@@ -41,6 +45,7 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
     reconnection = false,
     timeoutMs = 10_000,
     extraHeaders,
+    token,
   } = options;
   const socket: PushClientSocket = io(url, {
     transports,
@@ -50,10 +55,11 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
     forceNew: true,
     timeout: timeoutMs,
     extraHeaders,
+    auth: token === undefined ? {} : { token },
   });
   const received: TestClient['received'] = [];
   socket.onAny((event: string, envelope: Envelope) => {
-    if (event !== 'welcome') received.push({ event, envelope });
+    if (event !== 'welcome' && event !== 'goodbye') received.push({ event, envelope });
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -65,12 +71,13 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
       socket.close();
       reject(error);
     });
-    socket.once('welcome', ({ node, sid }) => {
+    socket.once('welcome', ({ node, sid, user }) => {
       clearTimeout(timer);
       const client: TestClient = {
         socket,
         node,
         sid,
+        user,
         received,
         receivedWithId: (id) => received.filter(({ envelope }) => envelope.id === id).length,
         close: () => socket.close(),

@@ -1,4 +1,7 @@
-import { hostname } from 'node:os';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 
@@ -7,13 +10,31 @@ const problemsOf = (env: Record<string, string>) => {
   if (result.ok) throw new Error('expected config problems');
   return result.problems;
 };
+const configOf = (env: Record<string, string>) => {
+  const result = loadConfig(env);
+  if (!result.ok) throw new Error(`unexpected problems: ${result.problems.join('; ')}`);
+  return result.config;
+};
+
+const SECRET = 'a-jwt-secret-of-at-least-thirty-two-bytes';
+const keyDir = mkdtempSync(join(tmpdir(), 'push-config-keys-'));
+/** Writes a PEM public key of `type` to a file and returns its path. */
+function publicKeyFile(name: string, type: 'rsa' | 'ec' | 'ed25519', curve?: string): string {
+  const { publicKey } =
+    type === 'rsa'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : type === 'ec'
+        ? generateKeyPairSync('ec', { namedCurve: curve ?? 'P-256' })
+        : generateKeyPairSync('ed25519');
+  const path = join(keyDir, `${name}.pem`);
+  writeFileSync(path, publicKey.export({ type: 'spki', format: 'pem' }));
+  return path;
+}
 
 describe('loadConfig', () => {
-  it('applies the documented defaults to an empty environment', () => {
-    const result = loadConfig({});
-    expect(result.ok).toBe(true);
-    if (!result.ok) return;
-    expect(result.config).toMatchObject({
+  it('applies the documented defaults to an empty environment: development mode, guests on', () => {
+    const config = configOf({});
+    expect(config).toMatchObject({
       port: 3000,
       listenSocket: undefined,
       nodeId: hostname(),
@@ -22,8 +43,36 @@ describe('loadConfig', () => {
       maxPayloadBytes: 65536,
       logLevel: 'info',
       publishApiKeyGenerated: true,
+      auth: {
+        key: { kind: 'none' },
+        allowGuests: true,
+        guestRooms: ['*'],
+        guestPublish: ['lobby', 'demo:*'],
+        development: true,
+      },
+      limits: {
+        maxConnections: 10_000,
+        maxConnectionsPerUser: 100,
+        clientEventRate: 20,
+        clientEventBurst: 50,
+        publishApiRate: 1000,
+      },
     });
-    expect(result.config.publishApiKey.length).toBeGreaterThanOrEqual(32);
+    expect(config.publishApiKeys).toHaveLength(1);
+    expect(config.publishApiKeys[0]?.length).toBeGreaterThanOrEqual(32);
+  });
+
+  it('turns guests off, and gives them no publishing, once a token key is set', () => {
+    expect(configOf({ AUTH_JWT_SECRET: SECRET }).auth).toEqual({
+      key: { kind: 'secret', secret: SECRET },
+      issuer: undefined,
+      audience: undefined,
+      allowGuests: false,
+      guestRooms: ['*'],
+      guestPublish: [],
+      development: false,
+    });
+    expect(configOf({ AUTH_JWT_SECRET: SECRET, ALLOW_GUESTS: 'true' }).auth.allowGuests).toBe(true);
   });
 
   it('reads every variable', () => {
@@ -32,10 +81,21 @@ describe('loadConfig', () => {
       LISTEN_SOCKET: '/run/push/node-7.sock',
       NODE_ID: 'node-7.eu',
       REDIS_URL: 'redis://cache:6380/0',
-      PUBLISH_API_KEY: 'a-very-long-secret-key',
+      PUBLISH_API_KEYS: 'a-very-long-secret-key, another-long-secret-key',
       CORS_ORIGINS: 'https://a.example.com, http://localhost:5173',
       MAX_PAYLOAD_BYTES: '2048',
       LOG_LEVEL: 'debug',
+      AUTH_JWKS_URL: 'https://auth.example.com/.well-known/jwks.json',
+      AUTH_JWT_ISSUER: 'https://auth.example.com/',
+      AUTH_JWT_AUDIENCE: 'push',
+      ALLOW_GUESTS: 'yes',
+      GUEST_ROOMS: 'lobby, news:*',
+      GUEST_PUBLISH: 'lobby',
+      MAX_CONNECTIONS: '500',
+      MAX_CONNECTIONS_PER_USER: '0',
+      CLIENT_EVENT_RATE: '5',
+      CLIENT_EVENT_BURST: '10',
+      PUBLISH_API_RATE: '0',
     });
     expect(result).toEqual({
       ok: true,
@@ -44,25 +104,82 @@ describe('loadConfig', () => {
         listenSocket: '/run/push/node-7.sock',
         nodeId: 'node-7.eu',
         redisUrl: 'redis://cache:6380/0',
-        publishApiKey: 'a-very-long-secret-key',
+        publishApiKeys: ['a-very-long-secret-key', 'another-long-secret-key'],
         publishApiKeyGenerated: false,
         corsOrigins: ['https://a.example.com', 'http://localhost:5173'],
         maxPayloadBytes: 2048,
         logLevel: 'debug',
+        auth: {
+          key: { kind: 'jwks', url: 'https://auth.example.com/.well-known/jwks.json' },
+          issuer: 'https://auth.example.com/',
+          audience: 'push',
+          allowGuests: true,
+          guestRooms: ['lobby', 'news:*'],
+          guestPublish: ['lobby'],
+          development: false,
+        },
+        limits: {
+          maxConnections: 500,
+          maxConnectionsPerUser: 0,
+          clientEventRate: 5,
+          clientEventBurst: 10,
+          publishApiRate: 0,
+        },
       },
     });
   });
 
-  it('treats empty variables as unset (as compose files produce them)', () => {
-    const result = loadConfig({ PORT: '', REDIS_URL: ' ', PUBLISH_API_KEY: '', NODE_ID: '' });
-    expect(result.ok && result.config.port === 3000 && result.config.redisUrl === undefined).toBe(
-      true,
+  it('pins the algorithm by the type of the public key file', () => {
+    const rsa = configOf({ AUTH_JWT_PUBLIC_KEY: publicKeyFile('rsa', 'rsa') }).auth.key;
+    expect(rsa).toMatchObject({ kind: 'public-key', algorithm: 'RS256' });
+    const ec = configOf({ AUTH_JWT_PUBLIC_KEY: publicKeyFile('ec', 'ec') }).auth.key;
+    expect(ec).toMatchObject({ kind: 'public-key', algorithm: 'ES256' });
+    const pem = rsa.kind === 'public-key' ? rsa.pem : '';
+    expect(pem).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+  });
+
+  it.each([
+    ['a missing file', join(keyDir, 'missing.pem'), /cannot read .*ENOENT/],
+    ['a P-384 key', publicKeyFile('p384', 'ec', 'P-384'), /RSA \(RS256\) or P-256 EC/],
+    ['an Ed25519 key', publicKeyFile('ed', 'ed25519'), /RSA \(RS256\) or P-256 EC/],
+  ])('refuses %s as AUTH_JWT_PUBLIC_KEY', (_name, path, reason) => {
+    const [problem] = problemsOf({ AUTH_JWT_PUBLIC_KEY: path });
+    expect(problem).toMatch(/^AUTH_JWT_PUBLIC_KEY: /);
+    expect(problem).toMatch(reason);
+  });
+
+  it('refuses more than one way of verifying tokens, and no way at all with guests off', () => {
+    expect(
+      problemsOf({ AUTH_JWT_SECRET: SECRET, AUTH_JWKS_URL: 'https://a.example.com/k' }),
+    ).toEqual(['AUTH_JWT_SECRET, AUTH_JWKS_URL: set only one way of verifying tokens']);
+    expect(problemsOf({ ALLOW_GUESTS: 'false' })[0]).toMatch(
+      /^ALLOW_GUESTS: .*nobody could connect/,
     );
   });
 
+  it('says PUBLISH_API_KEY was renamed, without echoing it', () => {
+    const [problem] = problemsOf({ PUBLISH_API_KEY: 'an-old-single-key-value' });
+    expect(problem).toBe(
+      'PUBLISH_API_KEY: renamed to PUBLISH_API_KEYS (comma-separated, to rotate keys)',
+    );
+  });
+
+  it('treats empty variables as unset (as compose files produce them)', () => {
+    const config = configOf({
+      PORT: '',
+      REDIS_URL: ' ',
+      PUBLISH_API_KEYS: '',
+      NODE_ID: '',
+      AUTH_JWT_SECRET: ' ',
+    });
+    expect(config.port).toBe(3000);
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.publishApiKeyGenerated).toBe(true);
+    expect(config.auth.key).toEqual({ kind: 'none' });
+  });
+
   it('accepts "*" as any origin', () => {
-    const result = loadConfig({ CORS_ORIGINS: '*' });
-    expect(result.ok && result.config.corsOrigins).toBe('*');
+    expect(configOf({ CORS_ORIGINS: '*' }).corsOrigins).toBe('*');
   });
 
   it('reports one line per bad variable, naming it and the bad value', () => {
@@ -70,24 +187,30 @@ describe('loadConfig', () => {
       PORT: '70000',
       NODE_ID: 'no spaces',
       REDIS_URL: 'http://redis:6379',
-      PUBLISH_API_KEY: 'short',
+      PUBLISH_API_KEYS: 'long-enough-key-1,short',
       CORS_ORIGINS: 'https://ok.example.com,not-an-origin',
       MAX_PAYLOAD_BYTES: '12kb',
       LOG_LEVEL: 'verbose',
+      ALLOW_GUESTS: 'maybe',
+      GUEST_PUBLISH: 'lobby,bad room',
     });
-    expect(problems).toHaveLength(7);
+    expect(problems).toHaveLength(9);
     expect(problems).toContain('PORT: must be a whole number between 0 and 65535 (got "70000")');
     expect(problems.find((p) => p.startsWith('NODE_ID:'))).toContain('"no spaces"');
     expect(problems.find((p) => p.startsWith('REDIS_URL:'))).toContain('redis://');
-    expect(problems).toContain('PUBLISH_API_KEY: must be at least 16 characters');
+    expect(problems).toContain('PUBLISH_API_KEYS: every key must be at least 16 characters');
     expect(problems.find((p) => p.startsWith('CORS_ORIGINS:'))).toContain('"not-an-origin"');
     expect(problems.find((p) => p.startsWith('MAX_PAYLOAD_BYTES:'))).toContain('(got "12kb")');
     expect(problems.find((p) => p.startsWith('LOG_LEVEL:'))).toContain('"verbose"');
+    expect(problems.find((p) => p.startsWith('ALLOW_GUESTS:'))).toContain('true or false');
+    expect(problems.find((p) => p.startsWith('GUEST_PUBLISH:'))).toContain('"bad room"');
   });
 
-  it('never echoes the API key in a problem', () => {
-    const [problem] = problemsOf({ PUBLISH_API_KEY: 'secret-ish' });
-    expect(problem).not.toContain('secret-ish');
+  it('never echoes a secret in a problem', () => {
+    expect(problemsOf({ PUBLISH_API_KEYS: 'secret-ish' })[0]).not.toContain('secret-ish');
+    expect(problemsOf({ AUTH_JWT_SECRET: 'short-jwt-secret' })[0]).toBe(
+      'AUTH_JWT_SECRET: must be at least 32 bytes (HS256 needs a 256-bit key)',
+    );
   });
 
   it.each([
@@ -99,6 +222,11 @@ describe('loadConfig', () => {
     ['CORS_ORIGINS', 'https://example.com/path'],
     ['LISTEN_SOCKET', 'run/push/node.sock'],
     ['LISTEN_SOCKET', `/run/${'x'.repeat(110)}.sock`],
+    ['AUTH_JWKS_URL', 'ftp://keys.example.com/jwks'],
+    ['AUTH_JWT_PUBLIC_KEY', 'keys/public.pem'],
+    ['GUEST_ROOMS', 'a*b'],
+    ['CLIENT_EVENT_RATE', '0'],
+    ['MAX_CONNECTIONS', 'lots'],
   ])('rejects %s=%s', (name, value) => {
     const problems = problemsOf({ [name]: value });
     expect(problems).toHaveLength(1);

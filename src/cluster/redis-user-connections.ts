@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.js';
+import type { UserConnectionLimiter } from './user-connection-limiter.js';
+
+/** Key of a user's connection counts: a hash of node instance → connections. */
+const COUNTS_PREFIX = 'push:user-conns:';
+/** Key that says a node instance is alive; it expires unless the instance renews it. */
+const ALIVE_PREFIX = 'push:node-alive:';
+/** How often a node renews its liveness, and how long the liveness lasts without renewal. */
+const HEARTBEAT_MS = 5_000;
+const ALIVE_TTL_MS = 15_000;
+/** A user's counts are dropped a week after their last connection (a dead node's leftovers). */
+const COUNTS_TTL_S = 7 * 24 * 3600;
+
+/**
+ * Counts the live connections of a user on every node, and adds one if under the limit. Counts
+ * of node instances that are no longer alive (killed, not shut down) are dropped as they are met.
+ */
+const ACQUIRE = `
+local fields = redis.call('HGETALL', KEYS[1])
+local total = 0
+for i = 1, #fields, 2 do
+  local instance = fields[i]
+  if instance == ARGV[1] or redis.call('EXISTS', ARGV[3] .. instance) == 1 then
+    total = total + tonumber(fields[i + 1])
+  else
+    redis.call('HDEL', KEYS[1], instance)
+  end
+end
+if total >= tonumber(ARGV[2]) then return 0 end
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+`;
+
+const RELEASE = `
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 1
+`;
+
+/**
+ * The cluster-wide limiter: counts in Redis, per node instance (`<NODE_ID>:<random>`, new at
+ * every start), so that a node that dies leaves no connections counted once its liveness key
+ * expires ({@link ALIVE_TTL_MS}), and a restarted node does not inherit its old counts.
+ *
+ * While Redis is unreachable connections are let in (and logged): the node cannot count, and
+ * refusing every user would be worse than letting one exceed its limit for a while.
+ */
+export function redisUserConnections(
+  redis: Redis,
+  nodeId: string,
+  max: number,
+  logger: Logger,
+): UserConnectionLimiter {
+  const instance = `${nodeId}:${randomBytes(6).toString('base64url')}`;
+  const aliveKey = `${ALIVE_PREFIX}${instance}`;
+  // Only while connected: commands sent meanwhile would queue until Redis is back.
+  const renew = () => {
+    if (redis.status === 'ready') redis.set(aliveKey, '1', 'PX', ALIVE_TTL_MS).catch(() => {});
+  };
+  redis.on('ready', renew);
+  renew();
+  const heartbeat = setInterval(renew, HEARTBEAT_MS).unref();
+  return {
+    async acquire(userId) {
+      // Not connected: commands would queue until Redis is back, holding the handshake.
+      if (redis.status !== 'ready') return true;
+      try {
+        const result = await redis.eval(
+          ACQUIRE,
+          1,
+          `${COUNTS_PREFIX}${userId}`,
+          instance,
+          max,
+          ALIVE_PREFIX,
+          COUNTS_TTL_S,
+        );
+        return result === 1;
+      } catch (error) {
+        logger.warn({ err: error, user: userId }, 'cannot count user connections; letting it in');
+        return true;
+      }
+    },
+    release(userId) {
+      if (redis.status !== 'ready') return;
+      redis.eval(RELEASE, 1, `${COUNTS_PREFIX}${userId}`, instance).catch((error: unknown) => {
+        logger.warn({ err: error, user: userId }, 'cannot release a user connection count');
+      });
+    },
+    async close() {
+      clearInterval(heartbeat);
+      redis.off('ready', renew);
+      if (redis.status === 'ready') await redis.del(aliveKey).catch(() => {});
+    },
+  };
+}
