@@ -1,5 +1,12 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { validatePublish } from '../../src/delivery/publish-validation.js';
+import {
+  ErrorCode,
+  EVENT_NAME_PATTERN,
+  RESERVED_EVENT_NAMES,
+  ROOM_NAME_PATTERN,
+} from '../../src/protocol/index.js';
 
 const LIMIT = 1024;
 
@@ -43,6 +50,12 @@ describe('validatePublish', () => {
     [{ room: 'a', event: 'e'.repeat(65), data: 1 }, 'invalid_event'],
     [{ room: 'a', event: ['x'], data: 1 }, 'invalid_event'],
     [{ rooom: 'a', data: 1 }, 'bad_request'],
+    [{ user: 'alice', room: 'a', data: 1 }, 'bad_request'],
+    [{ user: 'has space', data: 1 }, 'invalid_room'],
+    [{ user: '', data: 1 }, 'invalid_room'],
+    [{ user: 42, data: 1 }, 'invalid_room'],
+    [{ room: 'a', event: 'goodbye', data: 1 }, 'invalid_event'],
+    [{ ['__proto__']: { room: 'x' }, data: 1 }, 'bad_request'],
   ])('rejects %j with %s', (input, code) => {
     const result = validatePublish(input, LIMIT);
     expect(result.ok).toBe(false);
@@ -74,5 +87,45 @@ describe('validatePublish', () => {
     // "é" is 2 bytes in UTF-8.
     const result = validatePublish({ data: 'é'.repeat(LIMIT - overhead) }, LIMIT);
     expect(result).toMatchObject({ ok: false, error: { code: 'payload_too_large' } });
+  });
+
+  it('sends `user: "alice"` to her user room', () => {
+    expect(validatePublish({ user: 'alice', event: 'note', data: 1 }, LIMIT)).toEqual({
+      ok: true,
+      publish: { room: 'user:alice', event: 'note', data: 1 },
+    });
+  });
+
+  it('never throws, and accepts only what the protocol allows (property)', () => {
+    const codes = new Set<string>(Object.values(ErrorCode));
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.anything(),
+          fc.record(
+            {
+              room: fc.oneof(fc.string(), fc.constant(null), fc.integer()),
+              user: fc.string(),
+              event: fc.oneof(fc.string(), fc.constantFrom(...RESERVED_EVENT_NAMES)),
+              data: fc.jsonValue(),
+            },
+            { requiredKeys: [] },
+          ),
+        ),
+        (input) => {
+          const result = validatePublish(input, LIMIT);
+          if (!result.ok) {
+            expect(codes.has(result.error.code)).toBe(true);
+            return;
+          }
+          const { room, event } = result.publish;
+          if (room !== null) expect(room).toMatch(ROOM_NAME_PATTERN);
+          expect(event).toMatch(EVENT_NAME_PATTERN);
+          expect(RESERVED_EVENT_NAMES.has(event)).toBe(false);
+          expect(JSON.stringify(input).length).toBeLessThanOrEqual(LIMIT);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
