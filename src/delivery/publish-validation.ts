@@ -3,6 +3,7 @@ import {
   DEFAULT_EVENT,
   ErrorCode,
   EVENT_NAME_PATTERN,
+  MAX_DATA_DEPTH,
   type ProtocolError,
   RESERVED_EVENT_NAMES,
   USER_ID_PATTERN,
@@ -92,11 +93,31 @@ export function validatePublish(input: unknown, maxBytes: number): PublishValida
     return failure(code, message);
   }
   const { room, user, event, data } = parsed.data;
+  const dataProblem = notJson(data, 1);
+  if (dataProblem !== undefined) return failure(ErrorCode.InvalidData, dataProblem);
   if (user !== undefined && room !== undefined && room !== null) {
     return failure(ErrorCode.BadRequest, 'give room or user, not both');
   }
   const target = user === undefined ? (room ?? null) : `${USER_ROOM_PREFIX}${user}`;
   return { ok: true, publish: { room: target, event: event ?? DEFAULT_EVENT, data } };
+}
+
+/**
+ * Why `value` is not plain JSON data, if it is not: binary (a Socket.IO attachment arrives as a
+ * Buffer, which JSON.stringify would quietly turn into an object), or nested deeper than
+ * {@link MAX_DATA_DEPTH}.
+ */
+function notJson(value: unknown, depth: number): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+    return 'data must be JSON; binary attachments are not accepted';
+  }
+  if (depth > MAX_DATA_DEPTH) return `data may nest at most ${MAX_DATA_DEPTH} levels deep`;
+  for (const item of Array.isArray(value) ? value : Object.values(value)) {
+    const problem = notJson(item, depth + 1);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
 }
 
 function jsonSize(value: unknown): number | undefined {

@@ -15,6 +15,7 @@ export {
 } from './events.js';
 export {
   EVENT_NAME_PATTERN,
+  MAX_DATA_DEPTH,
   MAX_ROOMS_PER_CONNECTION,
   PRIVATE_ROOM_PREFIX,
   RESERVED_EVENT_NAMES,

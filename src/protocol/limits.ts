@@ -34,5 +34,8 @@ export const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([
   'goodbye',
 ]);
 
+/** How deep `data` may nest (arrays and objects): deeper JSON is refused as `invalid_data`. */
+export const MAX_DATA_DEPTH = 64;
+
 /** How many rooms one connection may be subscribed to at once. */
 export const MAX_ROOMS_PER_CONNECTION = 1000;
