@@ -1,6 +1,9 @@
 import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PushClient, type StatusChange } from '../../src/client/index.js';
+import { redisUserConnections } from '../../src/cluster/redis-user-connections.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
 import { connectClient, settle, subscribe, type TestClient } from '../support/test-client.js';
@@ -361,6 +364,31 @@ describe('connections per user across nodes', () => {
   afterAll(async () => {
     await Promise.all([a.server.close(), b.server.close()]);
     await redis?.stop();
+  });
+
+  it("drops a dead node's counts once its liveness expires", async () => {
+    const redisClient = new Redis(redis.getConnectionUrl());
+    const silent = createLogger('t', 'silent');
+    const doomed = redisUserConnections(redisClient, 'doomed', 2, silent);
+    const survivor = redisUserConnections(redisClient, 'survivor', 2, silent);
+    try {
+      await waitFor(() => redisClient.status === 'ready', { what: 'Redis client' });
+      expect(await doomed.acquire('kim')).toBe(true);
+      expect(await doomed.acquire('kim')).toBe(true);
+      expect(await survivor.acquire('kim')).toBe(false);
+      // The node dies without releasing: its liveness key runs out (here: at once).
+      const alive = await redisClient.keys('push:node-alive:doomed:*');
+      expect(alive).toHaveLength(1);
+      await redisClient.del(...alive);
+      expect(await survivor.acquire('kim')).toBe(true);
+      expect(await redisClient.hkeys('push:user-conns:kim')).toEqual([
+        expect.stringMatching(/^survivor:/),
+      ]);
+    } finally {
+      await doomed.close();
+      await survivor.close();
+      redisClient.disconnect();
+    }
   });
 
   it('counts a user on every node, and frees the slot when a connection ends', async () => {

@@ -12,7 +12,6 @@ import {
   subscribe,
   type TestClient,
 } from '../support/test-client.js';
-import { testToken } from '../support/tokens.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -51,7 +50,7 @@ describe.each([
     const subscribers = track(
       await connectOnEveryNode(cluster.url, NODE_IDS, {
         transports: [...transports],
-        token: await testToken(),
+        token: await cluster.token(),
       }),
     );
     const outsiders = track(
@@ -165,6 +164,173 @@ describe('stickiness for many clients behind one address', () => {
       what: 'delivery to all 100 polling clients',
     });
     for (const client of connected) client.close();
+  });
+});
+
+/** The ack of `event` on `client`, whatever the event. */
+const ackOf = (client: TestClient, event: string, ...args: unknown[]) =>
+  (
+    client.socket as unknown as {
+      timeout(ms: number): { emitWithAck(e: string, ...a: unknown[]): Promise<unknown> };
+    }
+  )
+    .timeout(5000)
+    .emitWithAck(event, ...args);
+
+/** One client on `node`, for a user with `grant`. */
+async function onNode(
+  node: (typeof NODE_IDS)[number],
+  grant: Parameters<StartedPushCluster['token']>[0] = {},
+) {
+  const token = await cluster.token(grant);
+  const [client] = track(
+    await connectOnEveryNode(cluster.url, [node], { token, transports: ['websocket'] }),
+  );
+  if (client === undefined) throw new Error(`no client on ${node}`);
+  return client;
+}
+
+describe('permissions through nginx, across nodes (tokens from a JWKS on the network)', () => {
+  it('keep private rooms, user rooms and publishing to what each token allows', async () => {
+    const alice = await onNode('node1', { sub: 'alice', rooms: ['private:team-1'], publish: [] });
+    const bob = await onNode('node2', { sub: 'bob', rooms: ['private:team-*'], publish: [] });
+    const mallory = await onNode('node3', { sub: 'mallory', rooms: [], publish: ['chat:*'] });
+    const lead = await onNode('node3', { sub: 'lead', rooms: [], publish: ['private:team-1'] });
+    expect(await ackOf(alice, 'subscribe', 'private:team-1')).toMatchObject({ ok: true });
+    expect(await ackOf(bob, 'subscribe', 'private:team-1')).toMatchObject({ ok: true });
+    expect(await ackOf(mallory, 'subscribe', 'private:team-1')).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden' },
+    });
+    expect(await ackOf(mallory, 'subscribe', 'user:alice')).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden' },
+    });
+    expect(
+      await ackOf(mallory, 'publish', { room: 'private:team-1', data: 'leak?' }),
+    ).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    expect(await ackOf(mallory, 'publish', { data: 'everyone?' })).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden' },
+    });
+    expect(await ackOf(mallory, 'publish', { user: 'alice', data: 'dm?' })).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden' },
+    });
+    const sent = (await ackOf(lead, 'publish', { room: 'private:team-1', data: 'standup' })) as {
+      ok: boolean;
+      id: string;
+    };
+    expect(sent.ok).toBe(true);
+
+    // Alice's second tab, on another node, and a backend push to her.
+    const aliceTab = await onNode('node2', { sub: 'alice', rooms: [], publish: [] });
+    const response = await publishOverHttp({ user: 'alice', event: 'dm', data: 'for alice' });
+    expect(response.status).toBe(202);
+    await waitFor(
+      () =>
+        alice.received.length === 2 && bob.received.length === 1 && aliceTab.received.length === 1,
+      {
+        what: 'team and user deliveries',
+      },
+    );
+    await settle();
+    expect(alice.received.map((r) => r.envelope.data)).toEqual(['standup', 'for alice']);
+    expect(aliceTab.received.map((r) => [r.event, r.envelope.room, r.envelope.data])).toEqual([
+      ['dm', 'user:alice', 'for alice'],
+    ]);
+    expect(bob.received.map((r) => r.envelope.data)).toEqual(['standup']);
+    expect(mallory.received).toEqual([]);
+  });
+
+  it('refuse tokens the key set does not vouch for, and give guests guest rights', async () => {
+    const hs256 = await connectClient(cluster.url, {
+      transports: ['websocket'],
+      token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJtIiwiZXhwIjo0MTAyNDQ0ODAwfQ.sig',
+    }).catch((error: { data?: unknown }) => error.data);
+    expect(hs256).toMatchObject({ code: 'token_invalid' });
+    const guest = track([
+      await connectClient(cluster.url, { transports: ['polling'] }),
+    ])[0] as TestClient;
+    expect(guest.user).toMatch(/^guest-/);
+    expect(await ackOf(guest, 'subscribe', 'lobby')).toMatchObject({ ok: true });
+    expect(await ackOf(guest, 'subscribe', 'private:team-1')).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden' },
+    });
+    expect(await ackOf(guest, 'publish', { room: 'lobby', data: 'hi' })).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden' },
+    });
+  });
+});
+
+describe('floods through nginx', () => {
+  it('are limited (handshakes 429, event floods cut) while other clients keep receiving every message', async () => {
+    const watchers = track(
+      await connectOnEveryNode(cluster.url, NODE_IDS, {
+        token: await cluster.token(),
+        transports: ['websocket'],
+      }),
+    );
+    for (const watcher of watchers) await subscribe(watcher, 'steady');
+    const flooders = await Promise.all(NODE_IDS.map((node) => onNode(node)));
+    const cutOff = Promise.all(
+      flooders.map((f) => new Promise((resolve) => f.socket.once('goodbye', resolve))),
+    );
+
+    // A steady stream of 100 messages, published over HTTP while the floods run.
+    const stream = (async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 100; i++) {
+        const response = await publishOverHttp({ room: 'steady', data: i });
+        expect(response.status).toBe(202);
+        ids.push(((await response.json()) as { id: string }).id);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return ids;
+    })();
+    // 2,500 new sessions from one address, 250 at a time: past nginx's burst of 2,000.
+    const statuses: number[] = [];
+    let firstLimited: { retryAfter: string | null; body: unknown } | undefined;
+    const handshakeFlood = (async () => {
+      for (let sent = 0; sent < 2500; sent += 250) {
+        const batch = await Promise.all(
+          Array.from({ length: 250 }, () =>
+            fetch(`${cluster.url}/socket.io/?EIO=4&transport=polling`).then(async (r) => {
+              const body = await r.text();
+              if (r.status === 429 && firstLimited === undefined) {
+                firstLimited = { retryAfter: r.headers.get('retry-after'), body: JSON.parse(body) };
+              }
+              return r.status;
+            }),
+          ),
+        );
+        statuses.push(...batch);
+      }
+    })();
+    for (const flooder of flooders) {
+      const odd = flooder.socket as unknown as { emit(event: string, ...args: unknown[]): void };
+      for (let i = 0; i < 300; i++) odd.emit('subscribe', `flood-${i}`);
+    }
+    const [ids] = await Promise.all([stream, handshakeFlood, cutOff]);
+
+    const limited = statuses.filter((status) => status === 429).length;
+    expect(limited).toBeGreaterThan(0);
+    expect(statuses.filter((status) => status !== 200 && status !== 429)).toEqual([]);
+    expect(firstLimited).toEqual({
+      retryAfter: '1',
+      body: { error: { code: 'rate_limited', message: expect.any(String) } },
+    });
+    await waitFor(() => flooders.every((f) => !f.socket.connected), { what: 'flooders cut off' });
+    await waitFor(() => watchers.every((w) => w.received.length >= 100), {
+      what: 'the whole stream',
+    });
+    await settle();
+    for (const watcher of watchers) {
+      expect(watcher.socket.connected).toBe(true);
+      expect(watcher.received.map((r) => r.envelope.id)).toEqual(ids);
+    }
   });
 });
 

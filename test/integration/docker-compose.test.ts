@@ -106,6 +106,40 @@ describe('docker compose up', () => {
     }
   });
 
+  it('mints a token with the CLI inside a node, which the cluster accepts through nginx', async () => {
+    const token = (
+      await cluster.project.compose(
+        'exec',
+        '-T',
+        'node1',
+        'node',
+        'dist/cli/token.js',
+        '--sub',
+        'alice',
+        '--rooms',
+        'private:team-1',
+        '--ttl',
+        '10m',
+      )
+    ).trim();
+    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    const alice = await connectClient(url, { token, transports: ['websocket'] });
+    clients.push(alice);
+    expect(alice.user).toBe('alice');
+    expect(await alice.socket.emitWithAck('subscribe', 'private:team-1')).toEqual({
+      ok: true,
+      room: 'private:team-1',
+    });
+    // A guest (the compose file allows them) may not.
+    const guest = await connectClient(url, { transports: ['websocket'] });
+    clients.push(guest);
+    expect(guest.user).toMatch(/^guest-/);
+    expect(await guest.socket.emitWithAck('subscribe', 'private:team-1')).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden' },
+    });
+  });
+
   it('answers in JSON when nginx itself refuses: a body over its limit, no node reachable', async () => {
     const tooLarge = await postPublish(url, COMPOSE_DEFAULT_API_KEY, {
       data: 'x'.repeat(2 * 1024 * 1024),

@@ -11,7 +11,8 @@ import {
   Wait,
 } from 'testcontainers';
 import { REPO_ROOT } from '../../bench/shared/repo-root.js';
-import { TEST_JWT_SECRET } from './tokens.js';
+import type { TokenGrant } from '../../src/auth/token-signer.js';
+import { type JwksIssuer, startJwksIssuer } from './jwks-issuer.js';
 
 const run = promisify(execFile);
 
@@ -48,6 +49,12 @@ export interface StartedPushCluster {
   apiKey: string;
   /** A node directly, bypassing nginx. */
   nodeUrl(id: NodeId): string;
+  /**
+   * A token the nodes accept: RS256, signed with the private key of the key set the cluster
+   * fetches from a JWKS container on its network. By default a fresh user who may subscribe to
+   * any private room and publish anywhere.
+   */
+  token(grant?: Partial<TokenGrant>): Promise<string>;
   /** Stops a node the way an orchestrator does (SIGTERM, SIGKILL after `graceMs`). */
   stopNode(id: NodeId, graceMs?: number): Promise<NodeStop>;
   /** Stops and removes everything this cluster started. */
@@ -57,7 +64,8 @@ export interface StartedPushCluster {
 /**
  * Starts the cluster as deployed, in containers on one network, with the repository's own
  * Dockerfile and nginx config. As in docker-compose.yml, nginx reaches the nodes over their Unix
- * sockets in a directory every container mounts (here a host directory).
+ * sockets in a directory every container mounts (here a host directory). Nodes verify tokens
+ * against a JWKS served by another container on the network (`AUTH_JWKS_URL`), guests allowed.
  *
  * @example
  * const cluster = await new PushClusterContainer().withApiKey('k'.repeat(16)).start();
@@ -91,6 +99,8 @@ export class PushClusterContainer {
       await rm(sockets, { recursive: true, force: true });
     };
     try {
+      const jwks: JwksIssuer = await startJwksIssuer(network);
+      containers.push(jwks.container);
       containers.push(
         await new GenericContainer('redis:7-bookworm')
           .withNetwork(network)
@@ -106,7 +116,7 @@ export class PushClusterContainer {
             .withNetworkAliases(id)
             .withEnvironment({
               LOG_LEVEL: 'warn',
-              AUTH_JWT_SECRET: TEST_JWT_SECRET,
+              AUTH_JWKS_URL: jwks.url,
               ALLOW_GUESTS: 'true',
               ...this.env,
               NODE_ID: id,
@@ -148,6 +158,7 @@ export class PushClusterContainer {
         url: urlOf(nginx, 80),
         apiKey: this.apiKey,
         nodeUrl: (id) => urlOf(nodeOf(id), NODE_PORT),
+        token: (grant) => jwks.sign(grant),
         async stopNode(id, graceMs = 15_000) {
           const node = nodeOf(id);
           const started = Date.now();
