@@ -5,7 +5,7 @@ import type { SocketIoClientKind } from './load/messages.js';
 /** Every target the benchmark can start itself. */
 export const TARGET_NAMES = ['cluster', 'single', 'ws-raw'] as const;
 /** Every workload. */
-export const WORKLOAD_NAMES = ['idle', 'connect', 'fanout', 'saturation', 'rooms'] as const;
+export const WORKLOAD_NAMES = ['idle', 'connect', 'fanout', 'auth', 'saturation', 'rooms'] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
 const CLIENT_KINDS = ['raw', 'socket.io-client'] as const;
 

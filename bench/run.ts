@@ -18,6 +18,7 @@ import { startSingleTarget } from './targets/single-target.js';
 import type { Target } from './targets/target.js';
 import { urlTarget } from './targets/url-target.js';
 import { startWsRawTarget } from './targets/ws-raw-target.js';
+import { authCost } from './workloads/auth-cost.js';
 import { connect } from './workloads/connect.js';
 import { fanout } from './workloads/fanout.js';
 import { idleMemory } from './workloads/idle-memory.js';
@@ -42,6 +43,9 @@ async function runWorkload(name: WorkloadName, context: WorkloadContext, results
       break;
     case 'fanout':
       results.fanout = await fanout(context);
+      break;
+    case 'auth':
+      results.auth = (await authCost(context)) ?? null;
       break;
     case 'saturation':
       results.saturation = await saturation(context);

@@ -1,4 +1,5 @@
 import type { BenchOptions } from '../options.js';
+import type { AuthCostResult } from '../workloads/auth-cost.js';
 import type { ConnectBurst } from '../workloads/connect.js';
 import type { FanoutResult } from '../workloads/fanout.js';
 import type { IdleMemoryResult } from '../workloads/idle-memory.js';
@@ -13,6 +14,8 @@ export interface TargetResults {
   idle?: IdleMemoryResult;
   connect?: ConnectBurst;
   fanout?: FanoutResult;
+  /** The connect burst and fanout as guests; `null`: the target has no auth (ws-raw). */
+  auth?: AuthCostResult | null;
   saturation?: SaturationResult;
   /** `null`: the target has no rooms (ws-raw). */
   rooms?: RoomsResult | null;
@@ -78,6 +81,8 @@ export function problems(targets: TargetResults[]): string[] {
     for (const [name, m] of [
       ['fanout warm-up', t.fanout?.warmup ?? undefined],
       ['fanout', t.fanout],
+      ['guest fanout warm-up', t.auth?.guestFanout.warmup ?? undefined],
+      ['guest fanout', t.auth?.guestFanout],
       ['rooms', t.rooms ?? undefined],
     ] as const) {
       if (m === undefined) continue;
@@ -87,8 +92,14 @@ export function problems(targets: TargetResults[]): string[] {
       if (m.refused > 0) found.push(`${t.name} ${name}: ${m.refused} publishes refused`);
       if (m.disconnects > 0) found.push(`${t.name} ${name}: ${m.disconnects} disconnects`);
     }
-    if (t.connect !== undefined && t.connect.errors > 0) {
-      found.push(`${t.name} connect: ${t.connect.errors} errors (${t.connect.firstError})`);
+    for (const [name, burst] of [
+      ['connect', t.connect],
+      ['token connect', t.auth?.tokenConnect],
+      ['guest connect', t.auth?.guestConnect],
+    ] as const) {
+      if (burst !== undefined && burst.errors > 0) {
+        found.push(`${t.name} ${name}: ${burst.errors} errors (${burst.firstError})`);
+      }
     }
   }
   return found;

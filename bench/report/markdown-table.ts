@@ -11,6 +11,16 @@ const dash = '—';
 const num = (value: number | null | undefined) =>
   value == null ? dash : value.toLocaleString('en-US', { maximumFractionDigits: 1 });
 
+/** `tokens / guests` for a target with auth, `n/a` for one without, a dash when not measured. */
+function pair(
+  t: TargetResults,
+  tokens: number | null | undefined,
+  guests: number | null | undefined,
+): string {
+  if (t.auth === null) return 'n/a';
+  return t.auth === undefined ? dash : `${num(tokens)} / ${num(guests)}`;
+}
+
 /** The results as one Markdown table: each target × workload, with the ratios. */
 export function markdownTable(report: BenchReport): string {
   const { options } = report;
@@ -76,6 +86,21 @@ export function markdownTable(report: BenchReport): string {
       '',
       'generator thread utilization (1 = generator-bound)',
       (t) => (t.fanout ? t.fanout.workerUtilization.map((u) => u.toFixed(2)).join(' / ') : dash),
+    ],
+    [
+      'auth cost',
+      `connects/s (best of 2 bursts of ${options.clients}): tokens / guests`,
+      (t) => pair(t, t.auth?.tokenConnect.connectsPerSec, t.auth?.guestConnect.connectsPerSec),
+    ],
+    [
+      '',
+      'connect p99 ms: tokens / guests',
+      (t) => pair(t, t.auth?.tokenConnect.latency.p99, t.auth?.guestConnect.latency.p99),
+    ],
+    [
+      '',
+      'fanout p99 ms: tokens / guests',
+      (t) => pair(t, t.fanout?.latency.p99, t.auth?.guestFanout.latency.p99),
     ],
     [
       'saturation',

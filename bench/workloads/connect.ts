@@ -1,7 +1,7 @@
 import type { ClientSpec } from '../load/messages.js';
 import { type LatencySummary, round, summarize } from '../load/stats.js';
 import { withClients } from './connected-clients.js';
-import { clientSpecs, type WorkloadContext } from './workload-context.js';
+import { type ClientIdentity, clientSpecs, type WorkloadContext } from './workload-context.js';
 
 /** Connect: C clients connecting at once (Socket.IO: long-polling, then the upgrade). */
 export interface ConnectBurst {
@@ -14,11 +14,14 @@ export interface ConnectBurst {
   latency: LatencySummary;
 }
 
-/** Runs the connect burst. */
-export async function connect(context: WorkloadContext): Promise<ConnectBurst> {
+/** Runs the connect burst; its clients carry a token each, unless `as` is `guest`. */
+export async function connect(
+  context: WorkloadContext,
+  as: ClientIdentity = 'token',
+): Promise<ConnectBurst> {
   const { options } = context;
   // The real client, as browsers connect: long-polling handshake, then the upgrade.
-  const specs = (await clientSpecs(context, options.clients)).map((spec) => ({
+  const specs = (await clientSpecs(context, options.clients, undefined, as)).map((spec) => ({
     ...spec,
     transports: ['polling', 'websocket'] as ClientSpec['transports'],
     client: 'socket.io-client' as const,

@@ -1,5 +1,5 @@
 import { type Measurement, measure, withSubscribersAndPublisher } from './measure.js';
-import { clientSpecs, type WorkloadContext } from './workload-context.js';
+import { type ClientIdentity, clientSpecs, type WorkloadContext } from './workload-context.js';
 
 const ROOM = 'fanout';
 
@@ -18,10 +18,13 @@ export interface FanoutResult extends Measurement {
   warmup: Measurement | null;
 }
 
-/** Runs the fanout workload. */
-export async function fanout(context: WorkloadContext): Promise<FanoutResult> {
+/** Runs the fanout workload; its clients carry a token each, unless `as` is `guest`. */
+export async function fanout(
+  context: WorkloadContext,
+  as: ClientIdentity = 'token',
+): Promise<FanoutResult> {
   const { target, options } = context;
-  const specs = await clientSpecs(context, options.clients, () => [ROOM]);
+  const specs = await clientSpecs(context, options.clients, () => [ROOM], as);
   return withSubscribersAndPublisher(context, specs, async (publisher) => {
     const publishFor = (seconds: number) =>
       measure(

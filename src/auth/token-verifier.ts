@@ -50,8 +50,15 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier | undefined
     case 'none':
       return undefined;
     case 'secret': {
-      const secret = new TextEncoder().encode(key.secret);
-      getKey = async () => secret;
+      // Imported once: jose would import raw bytes again for every token.
+      const imported = crypto.subtle.importKey(
+        'raw',
+        new TextEncoder().encode(key.secret),
+        { name: 'HMAC', hash: 'SHA-256' },
+        false,
+        ['verify'],
+      );
+      getKey = () => imported;
       algorithms = ['HS256'];
       break;
     }
