@@ -15,7 +15,11 @@ import type { Config } from './config/config.js';
 import { Publisher } from './delivery/publisher.js';
 import { createHttpApp } from './http/app.js';
 import { stampNodeId } from './http/node-id-header.js';
-import { listenOnUnixSocket, type UnixSocketListener } from './http/unix-socket-listener.js';
+import {
+  LISTEN_BACKLOG,
+  listenOnUnixSocket,
+  type UnixSocketListener,
+} from './http/unix-socket-listener.js';
 import type { Logger } from './observability/logger.js';
 import { authenticateConnections } from './realtime/connection-auth.js';
 import { createConnectionHandler } from './realtime/connection-handler.js';
@@ -99,7 +103,10 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     publisher,
     async listen(host?: string) {
       // Rejects with the listen error (e.g. EADDRINUSE), if any.
-      await once(httpServer.listen(config.port, host), 'listening');
+      await once(
+        httpServer.listen({ port: config.port, host, backlog: LISTEN_BACKLOG }),
+        'listening',
+      );
       const { port } = httpServer.address() as AddressInfo;
       if (config.listenSocket !== undefined) {
         try {

@@ -45,7 +45,8 @@ export async function startClusterTarget(): Promise<Target> {
     for (const id of NODE_IDS) {
       addresses.set(id, { port: await freePort(), socket: join(dir, `${id}.sock`) });
     }
-    const nodes = await Promise.all(
+    // Every node that started is stopped with the rest, even when a sibling failed.
+    const results = await Promise.allSettled(
       [...addresses].map(([id, { port, socket }]) =>
         startPushNode(id, port, {
           REDIS_URL: `redis://127.0.0.1:${redisPort}`,
@@ -53,7 +54,12 @@ export async function startClusterTarget(): Promise<Target> {
         }),
       ),
     );
+    const nodes = results.flatMap((result) =>
+      result.status === 'fulfilled' ? [result.value] : [],
+    );
     started.push(...nodes.map((node) => node.process));
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
 
     const port = await freePort();
     const site = join(dir, 'push-cluster.conf');

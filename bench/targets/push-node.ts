@@ -45,6 +45,11 @@ export async function startPushNode(
     MAX_CONNECTIONS: '0',
     ...env,
   });
-  await node.waitUntil('/readyz 200', () => httpOk(`http://127.0.0.1:${port}/readyz`));
+  try {
+    await node.waitUntil('/readyz 200', () => httpOk(`http://127.0.0.1:${port}/readyz`));
+  } catch (error) {
+    await node.stop();
+    throw error;
+  }
   return { process: node, server: { name: nodeId, pid: node.pid, inspectorPort } };
 }

@@ -3,6 +3,15 @@ import { chmod, lstat, unlink } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import { createConnection, createServer, type Server as NetServer } from 'node:net';
 
+/**
+ * How many connections may wait to be accepted, on the Unix socket and the TCP port. A reconnect
+ * storm (a node gone, its clients arriving at once) or a connect burst through nginx fills
+ * Node's default of 511 while the event loop is busy admitting the first arrivals, and nginx's
+ * `connect()` then fails with EAGAIN (a 502 to the client). The kernel caps it at
+ * `net.core.somaxconn` (4096 on current Linux).
+ */
+export const LISTEN_BACKLOG = 4096;
+
 /** A Unix domain socket that feeds its connections to an HTTP server. */
 export interface UnixSocketListener {
   /** The socket's path. */
@@ -30,7 +39,7 @@ export async function listenOnUnixSocket(
   await removeStaleSocket(path);
   const server = createServer((socket) => httpServer.emit('connection', socket));
   // Rejects with the listen error, if any, instead of waiting forever.
-  await once(server.listen(path), 'listening');
+  await once(server.listen({ path, backlog: LISTEN_BACKLOG }), 'listening');
   await chmod(path, 0o666);
   return {
     path,

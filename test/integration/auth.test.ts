@@ -6,7 +6,13 @@ import { redisUserConnections } from '../../src/cluster/redis-user-connections.j
 import { createLogger } from '../../src/observability/logger.js';
 import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
-import { connectClient, settle, subscribe, type TestClient } from '../support/test-client.js';
+import {
+  connectClient,
+  emitAck,
+  settle,
+  subscribe,
+  type TestClient,
+} from '../support/test-client.js';
 import { TEST_JWT_SECRET, testToken } from '../support/tokens.js';
 import { sleep, waitFor } from '../support/wait.js';
 
@@ -50,15 +56,6 @@ async function refusal(node: InProcessNode, token?: unknown, origin?: string) {
   );
   return error.data;
 }
-
-const ack = (client: TestClient, event: string, ...args: unknown[]) =>
-  (
-    client.socket as unknown as {
-      timeout(ms: number): { emitWithAck(...a: unknown[]): Promise<unknown> };
-    }
-  )
-    .timeout(5000)
-    .emitWithAck(event, ...args);
 
 afterEach(() => {
   for (const client of clients.splice(0)) client.close();
@@ -104,31 +101,34 @@ describe('a node with guests off', () => {
       node,
       await testToken({ sub: 'alice', rooms: ['private:team-*'], publish: [] }),
     );
-    expect(await ack(alice, 'subscribe', 'private:team-1')).toEqual({
+    expect(await emitAck(alice, 'subscribe', 'private:team-1')).toEqual({
       ok: true,
       room: 'private:team-1',
     });
-    expect(await ack(alice, 'subscribe', 'private:payroll')).toMatchObject({
+    expect(await emitAck(alice, 'subscribe', 'private:payroll')).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     });
-    expect(await ack(alice, 'subscribe', 'user:alice')).toEqual({ ok: true, room: 'user:alice' });
-    expect(await ack(alice, 'subscribe', 'user:bob')).toMatchObject({
+    expect(await emitAck(alice, 'subscribe', 'user:alice')).toEqual({
+      ok: true,
+      room: 'user:alice',
+    });
+    expect(await emitAck(alice, 'subscribe', 'user:bob')).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     });
-    expect(await ack(alice, 'unsubscribe', 'user:alice')).toMatchObject({
+    expect(await emitAck(alice, 'unsubscribe', 'user:alice')).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     });
-    expect(await ack(alice, 'subscribe', 'plain-room')).toMatchObject({ ok: true });
+    expect(await emitAck(alice, 'subscribe', 'plain-room')).toMatchObject({ ok: true });
   });
 
   it('lets a client publish only where its publish claim allows, to everyone only with "*"', async () => {
     const watcher = await connect(node, await testToken({ rooms: ['*'] }));
     for (const room of ['chat:1', 'news', 'private:ops']) await subscribe(watcher, room);
     const writer = await connect(node, await testToken({ publish: ['chat:*'] }));
-    expect(await ack(writer, 'publish', { room: 'chat:1', data: 'ok' })).toMatchObject({
+    expect(await emitAck(writer, 'publish', { room: 'chat:1', data: 'ok' })).toMatchObject({
       ok: true,
     });
     for (const request of [
@@ -136,18 +136,18 @@ describe('a node with guests off', () => {
       { room: 'private:ops', data: 'no' },
       { data: 'to all' },
     ]) {
-      expect(await ack(writer, 'publish', request), JSON.stringify(request)).toMatchObject({
+      expect(await emitAck(writer, 'publish', request), JSON.stringify(request)).toMatchObject({
         ok: false,
         error: { code: 'forbidden' },
       });
     }
     const reader = await connect(node, await testToken({ publish: [] }));
-    expect(await ack(reader, 'publish', { room: 'chat:1', data: 'no' })).toMatchObject({
+    expect(await emitAck(reader, 'publish', { room: 'chat:1', data: 'no' })).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     });
     const admin = await connect(node, await testToken({ publish: ['*'] }));
-    expect(await ack(admin, 'publish', { data: 'to all' })).toMatchObject({ ok: true });
+    expect(await emitAck(admin, 'publish', { data: 'to all' })).toMatchObject({ ok: true });
     await settle();
     expect(watcher.received.map((r) => r.envelope.data)).toEqual(['ok', 'to all']);
   });
@@ -195,7 +195,10 @@ describe('token expiry and refresh', () => {
     await subscribe(client, 'private:a');
     await subscribe(client, 'private:b');
     const fresh = await testToken({ sub: 'fay', rooms: ['private:a'], ttlSeconds: 60 });
-    const refreshed = (await ack(client, 'refresh', fresh)) as { ok: boolean; expiresAt: number };
+    const refreshed = (await emitAck(client, 'refresh', fresh)) as {
+      ok: boolean;
+      expiresAt: number;
+    };
     expect(refreshed).toEqual({ ok: true, expiresAt: expect.any(Number) });
     expect(refreshed.expiresAt).toBeGreaterThan(Date.now() + 50_000);
     await sleep(4500);
@@ -213,20 +216,20 @@ describe('token expiry and refresh', () => {
 
   it('refuses a refresh for another user, a bad token, and one from a guest', async () => {
     const client = await connect(node, await testToken({ sub: 'gus' }));
-    expect(await ack(client, 'refresh', await testToken({ sub: 'not-gus' }))).toMatchObject({
+    expect(await emitAck(client, 'refresh', await testToken({ sub: 'not-gus' }))).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     });
-    expect(await ack(client, 'refresh', 'garbage')).toMatchObject({
+    expect(await emitAck(client, 'refresh', 'garbage')).toMatchObject({
       ok: false,
       error: { code: 'token_invalid' },
     });
     expect(
-      await ack(client, 'refresh', await testToken({ sub: 'gus', ttlSeconds: -60 })),
+      await emitAck(client, 'refresh', await testToken({ sub: 'gus', ttlSeconds: -60 })),
     ).toMatchObject({ ok: false, error: { code: 'token_expired' } });
     const guest = await connect(node);
     expect(guest.user).toMatch(/^guest-/);
-    expect(await ack(guest, 'refresh', await testToken())).toMatchObject({
+    expect(await emitAck(guest, 'refresh', await testToken())).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     });
@@ -287,7 +290,7 @@ describe('limits', () => {
     const goodbye = new Promise((resolve) => flooder.socket.once('goodbye', resolve));
     const acks = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        ack(flooder, 'subscribe', `flood-${i}`).catch(() => 'no answer'),
+        emitAck(flooder, 'subscribe', `flood-${i}`).catch(() => 'no answer'),
       ),
     );
     const codes = acks.map(
@@ -421,17 +424,19 @@ describe('development mode (no token key)', () => {
     const node = await start({ NODE_ID: 'dev', AUTH_JWT_SECRET: '', ALLOW_GUESTS: '' });
     const guest = await connect(node);
     expect(guest.user).toMatch(/^guest-[A-Za-z0-9_-]{12}$/);
-    expect(await ack(guest, 'publish', { room: 'demo:x', data: 1 })).toMatchObject({ ok: true });
-    expect(await ack(guest, 'publish', { room: 'lobby', data: 1 })).toMatchObject({ ok: true });
-    expect(await ack(guest, 'publish', { room: 'orders', data: 1 })).toMatchObject({
+    expect(await emitAck(guest, 'publish', { room: 'demo:x', data: 1 })).toMatchObject({
+      ok: true,
+    });
+    expect(await emitAck(guest, 'publish', { room: 'lobby', data: 1 })).toMatchObject({ ok: true });
+    expect(await emitAck(guest, 'publish', { room: 'orders', data: 1 })).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     });
-    expect(await ack(guest, 'publish', { data: 1 })).toMatchObject({
+    expect(await emitAck(guest, 'publish', { data: 1 })).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     });
-    expect(await ack(guest, 'subscribe', 'private:x')).toMatchObject({
+    expect(await emitAck(guest, 'subscribe', 'private:x')).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     });

@@ -3,7 +3,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
-import { connectClient, settle, subscribe, type TestClient } from '../support/test-client.js';
+import {
+  connectClient,
+  emitAck,
+  settle,
+  subscribe,
+  type TestClient,
+} from '../support/test-client.js';
 import { TEST_JWT_SECRET, testToken } from '../support/tokens.js';
 import { waitFor } from '../support/wait.js';
 
@@ -97,14 +103,7 @@ async function refusedWith(auth: Record<string, unknown>, headers: Record<string
 
 /** Emits `event` with `args` on a fresh connection and returns the ack. */
 async function ackOf(event: string, ...args: unknown[]) {
-  const client = await connect();
-  return (
-    client.socket as unknown as {
-      timeout(ms: number): { emitWithAck(e: string, ...a: unknown[]): Promise<unknown> };
-    }
-  )
-    .timeout(5000)
-    .emitWithAck(event, ...args);
+  return emitAck(await connect(), event, ...args);
 }
 
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');

@@ -8,6 +8,7 @@ import {
 import {
   connectClient,
   connectOnEveryNode,
+  emitAck,
   settle,
   subscribe,
   type TestClient,
@@ -167,16 +168,6 @@ describe('stickiness for many clients behind one address', () => {
   });
 });
 
-/** The ack of `event` on `client`, whatever the event. */
-const ackOf = (client: TestClient, event: string, ...args: unknown[]) =>
-  (
-    client.socket as unknown as {
-      timeout(ms: number): { emitWithAck(e: string, ...a: unknown[]): Promise<unknown> };
-    }
-  )
-    .timeout(5000)
-    .emitWithAck(event, ...args);
-
 /** One client on `node`, for a user with `grant`. */
 async function onNode(
   node: (typeof NODE_IDS)[number],
@@ -196,28 +187,28 @@ describe('permissions through nginx, across nodes (tokens from a JWKS on the net
     const bob = await onNode('node2', { sub: 'bob', rooms: ['private:team-*'], publish: [] });
     const mallory = await onNode('node3', { sub: 'mallory', rooms: [], publish: ['chat:*'] });
     const lead = await onNode('node3', { sub: 'lead', rooms: [], publish: ['private:team-1'] });
-    expect(await ackOf(alice, 'subscribe', 'private:team-1')).toMatchObject({ ok: true });
-    expect(await ackOf(bob, 'subscribe', 'private:team-1')).toMatchObject({ ok: true });
-    expect(await ackOf(mallory, 'subscribe', 'private:team-1')).toMatchObject({
+    expect(await emitAck(alice, 'subscribe', 'private:team-1')).toMatchObject({ ok: true });
+    expect(await emitAck(bob, 'subscribe', 'private:team-1')).toMatchObject({ ok: true });
+    expect(await emitAck(mallory, 'subscribe', 'private:team-1')).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     });
-    expect(await ackOf(mallory, 'subscribe', 'user:alice')).toMatchObject({
+    expect(await emitAck(mallory, 'subscribe', 'user:alice')).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     });
     expect(
-      await ackOf(mallory, 'publish', { room: 'private:team-1', data: 'leak?' }),
+      await emitAck(mallory, 'publish', { room: 'private:team-1', data: 'leak?' }),
     ).toMatchObject({ ok: false, error: { code: 'forbidden' } });
-    expect(await ackOf(mallory, 'publish', { data: 'everyone?' })).toMatchObject({
+    expect(await emitAck(mallory, 'publish', { data: 'everyone?' })).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     });
-    expect(await ackOf(mallory, 'publish', { user: 'alice', data: 'dm?' })).toMatchObject({
+    expect(await emitAck(mallory, 'publish', { user: 'alice', data: 'dm?' })).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     });
-    const sent = (await ackOf(lead, 'publish', { room: 'private:team-1', data: 'standup' })) as {
+    const sent = (await emitAck(lead, 'publish', { room: 'private:team-1', data: 'standup' })) as {
       ok: boolean;
       id: string;
     };
@@ -253,12 +244,12 @@ describe('permissions through nginx, across nodes (tokens from a JWKS on the net
       await connectClient(cluster.url, { transports: ['polling'] }),
     ])[0] as TestClient;
     expect(guest.user).toMatch(/^guest-/);
-    expect(await ackOf(guest, 'subscribe', 'lobby')).toMatchObject({ ok: true });
-    expect(await ackOf(guest, 'subscribe', 'private:team-1')).toMatchObject({
+    expect(await emitAck(guest, 'subscribe', 'lobby')).toMatchObject({ ok: true });
+    expect(await emitAck(guest, 'subscribe', 'private:team-1')).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     });
-    expect(await ackOf(guest, 'publish', { room: 'lobby', data: 'hi' })).toMatchObject({
+    expect(await emitAck(guest, 'publish', { room: 'lobby', data: 'hi' })).toMatchObject({
       ok: false,
       error: { code: 'forbidden' },
     });

@@ -68,7 +68,7 @@ describe('the node entry point', () => {
     ]);
   });
 
-  it('starts with no Redis, prints a generated API key once, and exits 0 on SIGTERM with clients connected', async () => {
+  it('starts with no Redis and no token key (development mode, said loudly), prints a generated API key once, and exits 0 on SIGTERM with clients connected', async () => {
     const port = await freePort();
     const main = startMain({ PORT: String(port), NODE_ID: 'entry' });
     const url = `http://127.0.0.1:${port}`;
@@ -82,6 +82,10 @@ describe('the node entry point', () => {
     const keyLines = logs.filter((line) => typeof line.publishApiKey === 'string');
     expect(keyLines).toHaveLength(1);
     expect(logs.some((line) => /in-memory adapter/.test(line.msg))).toBe(true);
+    // Nothing configured: guests only, and it says so loudly.
+    expect(logs.filter((line) => /^INSECURE DEVELOPMENT MODE/.test(line.msg))).toEqual([
+      expect.objectContaining({ level: 'warn', guestPublish: ['lobby', 'demo:*'] }),
+    ]);
     const published = await postPublish(url, keyLines[0].publishApiKey, {
       data: 'with the generated key',
     });

@@ -123,3 +123,14 @@ export async function subscribe(client: TestClient, room: string): Promise<void>
 
 /** Waits long enough for in-flight deliveries to land, to assert that nothing more arrives. */
 export const settle = (ms = 500) => sleep(ms);
+
+/**
+ * Emits any `event` with any `args` (the protocol's types do not apply: tests send what a hostile
+ * client would) and resolves with the ack, or rejects after 5 s without one.
+ */
+export function emitAck(client: TestClient, event: string, ...args: unknown[]): Promise<unknown> {
+  const untyped = client.socket as unknown as {
+    timeout(ms: number): { emitWithAck(event: string, ...args: unknown[]): Promise<unknown> };
+  };
+  return untyped.timeout(5000).emitWithAck(event, ...args);
+}
