@@ -5,6 +5,7 @@ import { guestIdentities } from './auth/guest.js';
 import { createTokenVerifier } from './auth/token-verifier.js';
 import type { ClusterLink } from './cluster/cluster-link.js';
 import { createClusterLink } from './cluster/create-cluster-link.js';
+import { createRoomLog } from './cluster/create-room-log.js';
 import { redisUserConnections } from './cluster/redis-user-connections.js';
 import {
   memoryUserConnections,
@@ -25,6 +26,7 @@ import { authenticateConnections } from './realtime/connection-auth.js';
 import { createConnectionHandler } from './realtime/connection-handler.js';
 import { EventRateLimit } from './realtime/event-rate-limit.js';
 import type { PushIo } from './realtime/push-io.js';
+import { RoomDelivery } from './realtime/room-delivery.js';
 import { socketBroadcaster } from './realtime/socket-broadcaster.js';
 import { attachSocketServer, createSocketServer } from './realtime/socket-server.js';
 
@@ -51,8 +53,10 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
   const link = createClusterLink(config.redisUrl, logger);
   const io = createSocketServer(config);
   link.attach(io);
+  const roomLog = createRoomLog(link, config.history, logger);
   const publisher = new Publisher(
     socketBroadcaster(io),
+    roomLog,
     link,
     config.nodeId,
     config.maxPayloadBytes,
@@ -68,6 +72,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
   const app = createHttpApp({
     config,
     publisher,
+    roomLog,
     link,
     logger,
     isShuttingDown: () => closing !== undefined,
@@ -92,6 +97,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     verifier,
     userConnections,
     rateLimit,
+    rooms: new RoomDelivery(io, roomLog, config.history.size, logger),
     logger,
   });
   io.on('connection', connections.onConnection);
@@ -133,6 +139,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
         await unixSocketClosed;
         await httpClosed;
         await userConnections.close();
+        await roomLog.close();
         await link.close();
       })();
       return closing;

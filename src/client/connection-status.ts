@@ -36,5 +36,15 @@ export type StatusChange =
   | { kind: 'goodbye'; code: ErrorCode; reason: string }
   /** A fresh token was sent before the old one expired (`ok: false`: the server refused it). */
   | { kind: 'token_refreshed'; ok: boolean; reason: string | null }
-  | { kind: 'resubscribed'; rooms: string[]; failed: string[] }
+  /**
+   * The rooms were joined again after a reconnect: `recovered` got every message they missed
+   * first; for `notRecovered` the history no longer reached back (reload their state).
+   */
+  | {
+      kind: 'resubscribed';
+      rooms: string[];
+      failed: string[];
+      recovered: string[];
+      notRecovered: string[];
+    }
   | { kind: 'closed' };

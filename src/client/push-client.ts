@@ -4,6 +4,8 @@ import {
   type ClientToServerEvents,
   type Envelope,
   type ProtocolError,
+  type RoomAck,
+  type RoomPosition,
   type ServerToClientEvents,
   SOCKET_PATH,
   type Welcome,
@@ -91,6 +93,10 @@ export class PushClient<Events extends EventMap = EventMap> {
   private readonly socket: ClientSocket;
   private readonly ackTimeoutMs: number;
   private readonly wanted = new Set<string>();
+  /** Per room, the last offset received (or acknowledged) and its epoch: where to recover from. */
+  private readonly positions = new Map<string, RoomPosition>();
+  private readonly handlers = new Map<string, Set<(envelope: Envelope) => void>>();
+  private readonly anyHandlers = new Set<(event: string, envelope: Envelope) => void>();
   private readonly listeners = new Set<StatusListener>();
   private current: ConnectionStatus = {
     state: 'connecting',
@@ -187,6 +193,12 @@ export class PushClient<Events extends EventMap = EventMap> {
     return new Set(this.wanted);
   }
 
+  /** Where this client stands in `room`: the last offset it has, in the room's epoch. */
+  position(room: string): RoomPosition | undefined {
+    const known = this.positions.get(room);
+    return known === undefined ? undefined : { ...known };
+  }
+
   /** Resolves once connected and welcomed; rejects if the client is closed or refused first. */
   ready(): Promise<void> {
     return this.firstWelcome;
@@ -204,7 +216,8 @@ export class PushClient<Events extends EventMap = EventMap> {
 
   /**
    * Calls `handler` with the envelope of every message published under `event` to this client
-   * (through a room it is in, or to everyone).
+   * (through a room it is in, or to everyone), once each: a room message already received (a
+   * replay overlapping what arrived live) is dropped by its offset.
    *
    * @returns a function that removes the handler.
    */
@@ -215,9 +228,14 @@ export class PushClient<Events extends EventMap = EventMap> {
     const name: string = event;
     // The server sends under `event` what was published under it: the application's own type.
     const listener = (envelope: Envelope) => handler(envelope as Envelope<Events[K]>);
-    this.socket.on(name, listener);
+    let forEvent = this.handlers.get(name);
+    if (forEvent === undefined) {
+      forEvent = new Set();
+      this.handlers.set(name, forEvent);
+    }
+    forEvent.add(listener);
     return () => {
-      this.socket.off(name, listener);
+      forEvent.delete(listener);
     };
   }
 
@@ -227,12 +245,9 @@ export class PushClient<Events extends EventMap = EventMap> {
    * @returns a function that removes the handler.
    */
   onAny(handler: (event: string, envelope: Envelope) => void): () => void {
-    const listener = (event: string, envelope: Envelope) => {
-      if (event !== 'welcome' && event !== 'goodbye') handler(event, envelope);
-    };
-    this.socket.onAny(listener);
+    this.anyHandlers.add(handler);
     return () => {
-      this.socket.offAny(listener);
+      this.anyHandlers.delete(handler);
     };
   }
 
@@ -248,6 +263,7 @@ export class PushClient<Events extends EventMap = EventMap> {
         this.socket.timeout(this.ackTimeoutMs).emitWithAck('subscribe', room),
       );
       if (!ack.ok) throw PushError.from(ack.error);
+      this.advance(room, ack);
     } catch (error) {
       this.wanted.delete(room);
       throw error;
@@ -261,6 +277,7 @@ export class PushClient<Events extends EventMap = EventMap> {
    */
   async unsubscribe(room: string): Promise<void> {
     this.wanted.delete(room);
+    this.positions.delete(room);
     const ack = await this.send(() =>
       this.socket.timeout(this.ackTimeoutMs).emitWithAck('unsubscribe', room),
     );
@@ -306,8 +323,33 @@ export class PushClient<Events extends EventMap = EventMap> {
     }
   }
 
+  /** Every message, once: room messages at or below the room's known offset are duplicates. */
+  private receive(event: string, envelope: Envelope): void {
+    const { room, offset, epoch } = envelope;
+    if (room !== null && typeof offset === 'number' && typeof epoch === 'string') {
+      const known = this.positions.get(room);
+      if (known !== undefined && known.epoch === epoch && offset <= known.offset) return;
+      // A live message in another epoch (the room's history started afresh) moves the client on.
+      this.positions.set(room, { offset, epoch });
+    }
+    for (const handler of this.handlers.get(event) ?? []) handler(envelope);
+    for (const handler of this.anyHandlers) handler(event, envelope);
+  }
+
+  /** Takes the room position a subscribe acknowledged, unless the client is already further. */
+  private advance(room: string, ack: RoomAck): void {
+    if (!ack.ok || ack.offset === undefined || ack.epoch === undefined) return;
+    const known = this.positions.get(room);
+    if (known === undefined || known.epoch !== ack.epoch || known.offset < ack.offset) {
+      this.positions.set(room, { offset: ack.offset, epoch: ack.epoch });
+    }
+  }
+
   private wire(): void {
     const socket = this.socket;
+    socket.onAny((event: string, envelope: Envelope) => {
+      if (event !== 'welcome' && event !== 'goodbye') this.receive(event, envelope);
+    });
     socket.on('connect', () => {
       const engine = socket.io.engine;
       this.update({ transport: engine.transport.name as TransportName }, undefined);
@@ -431,25 +473,49 @@ export class PushClient<Events extends EventMap = EventMap> {
     this.scheduleRefresh(REFRESH_RETRY_MS);
   }
 
-  /** Joins every wanted room again on the new connection; rooms the server refuses are dropped. */
+  /**
+   * Joins every wanted room again on the new connection (perhaps another node), each `since`
+   * where the client left it: the node first replays what was missed, when the room's history
+   * still reaches back (`recovered`), else the application should reload that room's state
+   * (`notRecovered`). Rooms the server refuses are dropped.
+   */
   private async resubscribe(): Promise<void> {
     const rooms = [...this.wanted];
     const results = await Promise.allSettled(
-      rooms.map((room) => this.socket.timeout(this.ackTimeoutMs).emitWithAck('subscribe', room)),
+      rooms.map((room) => {
+        const since = this.positions.get(room);
+        const request = this.socket.timeout(this.ackTimeoutMs);
+        return since === undefined
+          ? request.emitWithAck('subscribe', room)
+          : request.emitWithAck('subscribe', room, { since });
+      }),
     );
     const failed: string[] = [];
+    const recovered: string[] = [];
+    const notRecovered: string[] = [];
     results.forEach((result, index) => {
       const room = rooms[index] as string;
-      if (result.status === 'fulfilled' && result.value.ok) return;
+      if (result.status === 'fulfilled' && result.value.ok) {
+        const ack = result.value;
+        if (ack.recovered === true) recovered.push(room);
+        else if (ack.recovered === false) notRecovered.push(room);
+        this.advance(room, ack);
+        return;
+      }
       failed.push(room);
       // Refused by the server: gone. Timed out: kept, and tried again at the next reconnect.
-      if (result.status === 'fulfilled') this.wanted.delete(room);
+      if (result.status === 'fulfilled') {
+        this.wanted.delete(room);
+        this.positions.delete(room);
+      }
     });
     if (this.closed) return;
     this.emitChange({
       kind: 'resubscribed',
       rooms: rooms.filter((room) => !failed.includes(room)),
       failed,
+      recovered,
+      notRecovered,
     });
   }
 

@@ -47,6 +47,14 @@ export interface LimitsConfig {
   publishApiRate: number;
 }
 
+/** Each room's history, kept for clients to recover what they missed. */
+export interface HistoryConfig {
+  /** Messages kept per room (0: no history; offsets and order still hold). */
+  size: number;
+  /** Seconds a room's history lives after its last message. */
+  ttlSeconds: number;
+}
+
 /** The validated configuration of one node. */
 export interface Config {
   /** TCP port the node listens on (HTTP, Socket.IO and the publish API share it). */
@@ -72,6 +80,7 @@ export interface Config {
   logLevel: LogLevel;
   auth: AuthConfig;
   limits: LimitsConfig;
+  history: HistoryConfig;
 }
 
 /** Log levels accepted by `LOG_LEVEL`. */
@@ -198,6 +207,8 @@ const envSchema = z.object({
   CLIENT_EVENT_RATE: integerIn(1, 100_000, 20),
   CLIENT_EVENT_BURST: integerIn(1, 100_000, 50),
   PUBLISH_API_RATE: integerIn(0, 10_000_000, 1000),
+  HISTORY_SIZE: integerIn(0, 100_000, 1000),
+  HISTORY_TTL: integerIn(1, 30 * 24 * 3600, 600),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -251,6 +262,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
         clientEventBurst: values.CLIENT_EVENT_BURST,
         publishApiRate: values.PUBLISH_API_RATE,
       },
+      history: { size: values.HISTORY_SIZE, ttlSeconds: values.HISTORY_TTL },
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { Identity } from '../auth/identity.js';
 import { canPublish } from '../auth/room-policy.js';
 import type { ClusterLink } from '../cluster/cluster-link.js';
+import type { RoomLog } from '../cluster/room-log.js';
 import { type Envelope, ErrorCode, type ProtocolError } from '../protocol/index.js';
 import type { Broadcaster } from './broadcaster.js';
 import { createEnvelope } from './envelope.js';
@@ -11,18 +12,22 @@ export type PublishResult = { ok: true; envelope: Envelope } | { ok: false; erro
 
 /**
  * The one path by which messages enter the cluster, whether they come from a socket or from the
- * HTTP API: validate, refuse while the cluster bus is down (rather than deliver to this node
- * only), wrap in an envelope and broadcast to every node.
+ * HTTP API: validate, check the publisher's permission, refuse while the cluster bus is down
+ * (rather than deliver to this node only), wrap in an envelope, and hand it on: a room message
+ * to the room's log, which gives it its offset and carries it to every node (this one too) in
+ * offset order; a message to everyone straight to every node (at most once, no order).
  */
 export class Publisher {
   /**
-   * @param broadcaster - delivers to subscribers on every node.
+   * @param broadcaster - delivers messages to everyone, on every node.
+   * @param roomLog - orders, keeps and carries room messages.
    * @param link - tells whether broadcasts currently reach the other nodes.
    * @param nodeId - stamped on envelopes as the origin.
    * @param maxPayloadBytes - the largest accepted request, JSON-encoded.
    */
   constructor(
     private readonly broadcaster: Broadcaster,
+    private readonly roomLog: RoomLog,
     private readonly link: ClusterLink,
     private readonly nodeId: string,
     private readonly maxPayloadBytes: number,
@@ -30,11 +35,13 @@ export class Publisher {
 
   /**
    * Validates `input` and, when valid and allowed, delivers it to every subscriber on every node.
+   * Resolves once the message is on its way: for a room, once the room's log holds it (the
+   * envelope then carries its offset and epoch).
    *
    * @param as - the client's identity, whose `publish` permissions apply; omitted for a trusted
    * source (the HTTP API, behind its key), which may publish anywhere.
    */
-  publish(input: unknown, as?: Identity): PublishResult {
+  async publish(input: unknown, as?: Identity): Promise<PublishResult> {
     const validation = validatePublish(input, this.maxPayloadBytes);
     if (!validation.ok) return validation;
     const { room, event, data } = validation.publish;
@@ -60,7 +67,22 @@ export class Publisher {
       };
     }
     const envelope = createEnvelope(this.nodeId, room, data);
-    this.broadcaster.broadcast(room, event, envelope);
-    return { ok: true, envelope };
+    if (room === null) {
+      this.broadcaster.broadcast(event, envelope);
+      return { ok: true, envelope };
+    }
+    try {
+      const { offset, epoch } = await this.roomLog.append(room, event, envelope);
+      return { ok: true, envelope: { ...envelope, offset, epoch } };
+    } catch {
+      // Redis went away between the readiness check and the append: nothing was published.
+      return {
+        ok: false,
+        error: {
+          code: ErrorCode.Unavailable,
+          message: `node ${this.nodeId} could not hand the message to the cluster bus; retry later`,
+        },
+      };
+    }
   }
 }

@@ -159,9 +159,18 @@ function narrate(change: StatusChange, snapshot: ConnectionStatus): string | und
       return change.ok ? undefined : `Could not refresh the token (${change.reason}).`;
     case 'resubscribed':
       renderRooms();
-      return change.failed.length === 0
-        ? `Rejoined ${describeRooms(change.rooms)}.`
-        : `Rejoined ${describeRooms(change.rooms)}; could not rejoin ${describeRooms(change.failed)}.`;
+      return [
+        `Rejoined ${describeRooms(change.rooms)}.`,
+        change.recovered.length > 0
+          ? `Caught up on what ${describeRooms(change.recovered)} sent meanwhile.`
+          : '',
+        change.notRecovered.length > 0
+          ? `The history of ${describeRooms(change.notRecovered)} no longer reaches back: messages may be missing.`
+          : '',
+        change.failed.length > 0 ? `Could not rejoin ${describeRooms(change.failed)}.` : '',
+      ]
+        .filter((line) => line !== '')
+        .join(' ');
     case 'closed':
       return 'Closed.';
   }

@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { ClusterLink } from '../cluster/cluster-link.js';
+import type { RoomLog } from '../cluster/room-log.js';
 import type { Config } from '../config/config.js';
 import type { Publisher } from '../delivery/publisher.js';
 import type { Logger } from '../observability/logger.js';
@@ -8,6 +9,7 @@ import { requireApiKey } from './api-key-middleware.js';
 import { cors } from './cors.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { healthRoutes } from './health-routes.js';
+import { historyRoute } from './history-route.js';
 import { publishRoute } from './publish-route.js';
 import { webAssets } from './web-assets.js';
 
@@ -15,15 +17,20 @@ import { webAssets } from './web-assets.js';
 export interface HttpAppDeps {
   config: Config;
   publisher: Publisher;
+  roomLog: RoomLog;
   link: ClusterLink;
   logger: Logger;
   isShuttingDown: () => boolean;
 }
 
-/** The node's express application: health, readiness, the publish API and the demo page. */
+/**
+ * The node's express application: health, readiness, the publish and history APIs and the demo
+ * page.
+ */
 export function createHttpApp({
   config,
   publisher,
+  roomLog,
   link,
   logger,
   isShuttingDown,
@@ -34,17 +41,14 @@ export function createHttpApp({
   app.use(helmet({ contentSecurityPolicy: false }));
   app.use(cors(config.corsOrigins));
   app.use(healthRoutes({ nodeId: config.nodeId, link, isShuttingDown }));
-  app.use(
-    publishRoute({
-      publisher,
-      authorize: requireApiKey({
-        keys: config.publishApiKeys,
-        ratePerSecond: config.limits.publishApiRate,
-        link,
-      }),
-      maxPayloadBytes: config.maxPayloadBytes,
-    }),
-  );
+  // One budget per API key for both APIs.
+  const authorize = requireApiKey({
+    keys: config.publishApiKeys,
+    ratePerSecond: config.limits.publishApiRate,
+    link,
+  });
+  app.use(publishRoute({ publisher, authorize, maxPayloadBytes: config.maxPayloadBytes }));
+  app.use(historyRoute({ roomLog, authorize, link }));
   app.use(webAssets());
   app.use(notFound);
   app.use(errorHandler(logger));

@@ -19,7 +19,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
 
 /**
  * `POST /api/publish` with `Authorization: Bearer <key>` and a JSON body
- * `{ room? | user?, event?, data }`: 202 `{ id }` once the message is handed to the cluster; 400,
+ * `{ room? | user?, event?, data }`: 202 `{ id }` once the message is handed to the cluster (for a
+ * room, once the room's log holds it: `{ id, offset, epoch }`); 400,
  * 401, 413, 415, 429 or 503 with `{ error: { code, message } }` otherwise.
  */
 export function publishRoute({ publisher, authorize, maxPayloadBytes }: PublishRouteDeps): Router {
@@ -42,14 +43,16 @@ export function publishRoute({ publisher, authorize, maxPayloadBytes }: PublishR
     },
     express.json({ limit: maxPayloadBytes, strict: false }),
     (req, res, next) => {
-      const result = publisher.publish(req.body);
-      if (!result.ok) {
-        const status = STATUS_BY_CODE[result.error.code] ?? 400;
-        if (status === 503) res.set('Retry-After', '1');
-        next(new HttpError(status, result.error.code, result.error.message));
-        return;
-      }
-      res.status(202).json({ id: result.envelope.id });
+      publisher.publish(req.body).then((result) => {
+        if (!result.ok) {
+          const status = STATUS_BY_CODE[result.error.code] ?? 400;
+          if (status === 503) res.set('Retry-After', '1');
+          next(new HttpError(status, result.error.code, result.error.message));
+          return;
+        }
+        const { id, offset, epoch } = result.envelope;
+        res.status(202).json(offset === undefined ? { id } : { id, offset, epoch });
+      }, next);
     },
   );
   return router;

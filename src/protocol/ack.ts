@@ -6,11 +6,19 @@ export interface AckFailure {
   error: ProtocolError;
 }
 
-/** The acknowledgement of `subscribe` / `unsubscribe`. */
-export type RoomAck = { ok: true; room: string } | AckFailure;
+/**
+ * The acknowledgement of `subscribe` / `unsubscribe`. A subscribe says where the room stands
+ * (`offset`, `epoch`; absent when the node cannot tell, e.g. Redis is down): every later message
+ * of the room has a higher offset. A subscribe `since` a position says whether the node replayed
+ * every message the client missed (`recovered: true`, replayed before this ack) or could not
+ * (`recovered: false`: the history no longer reaches back; reload the room's state).
+ */
+export type RoomAck =
+  | { ok: true; room: string; offset?: number; epoch?: string; recovered?: boolean }
+  | AckFailure;
 
-/** The acknowledgement of `publish`. */
-export type PublishAck = { ok: true; id: string } | AckFailure;
+/** The acknowledgement of `publish`: for a room message, its place in the room. */
+export type PublishAck = { ok: true; id: string; offset?: number; epoch?: string } | AckFailure;
 
 /** The acknowledgement of `refresh`: the new token's expiry (ms since the epoch). */
 export type RefreshAck = { ok: true; expiresAt: number } | AckFailure;

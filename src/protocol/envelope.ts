@@ -14,4 +14,21 @@ export interface Envelope<T = unknown> {
   node: string;
   /** Milliseconds since the Unix epoch at which the origin node accepted the message. */
   ts: number;
+  /**
+   * A room message's place in its room: strictly increasing per room, in the order every
+   * subscriber receives the room's messages. Absent for a message to everyone.
+   */
+  offset?: number;
+  /**
+   * The room's history generation: it changes when the room's history was lost (expired after
+   * `HISTORY_TTL` of silence, or Redis restarted without persistence), and offsets start again.
+   * Absent for a message to everyone.
+   */
+  epoch?: string;
+}
+
+/** Where a room stands, or where a client left it: the last offset, in an epoch. */
+export interface RoomPosition {
+  offset: number;
+  epoch: string;
 }

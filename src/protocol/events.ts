@@ -1,5 +1,5 @@
 import type { PublishAck, RefreshAck, RoomAck } from './ack.js';
-import type { Envelope } from './envelope.js';
+import type { Envelope, RoomPosition } from './envelope.js';
 import type { ProtocolError } from './error-code.js';
 import type { PublishRequest } from './publish-request.js';
 
@@ -35,9 +35,19 @@ export type ServerToClientEvents = EnvelopeEvents & {
   goodbye: (reason: ProtocolError) => void;
 };
 
+/** How a client subscribes: `since` where it left the room, to get what it missed first. */
+export interface SubscribeOptions {
+  since?: RoomPosition;
+}
+
 /** Events a client may emit; each takes an acknowledgement callback. */
 export interface ClientToServerEvents {
-  subscribe: (room: string, ack: (result: RoomAck) => void) => void;
+  subscribe: (
+    room: string,
+    ...rest:
+      | [ack: (result: RoomAck) => void]
+      | [options: SubscribeOptions, ack: (result: RoomAck) => void]
+  ) => void;
   unsubscribe: (room: string, ack: (result: RoomAck) => void) => void;
   publish: (request: PublishRequest, ack: (result: PublishAck) => void) => void;
   /** A fresh token for the same user, before the current one expires. */

@@ -4,13 +4,14 @@
  * benchmark and tests).
  */
 export type { AckFailure, PublishAck, RefreshAck, RoomAck } from './ack.js';
-export type { Envelope } from './envelope.js';
+export type { Envelope, RoomPosition } from './envelope.js';
 export { ErrorCode, type ProtocolError } from './error-code.js';
 export {
   CLIENT_EVENT_NAMES,
   type ClientToServerEvents,
   type EnvelopeEvents,
   type ServerToClientEvents,
+  type SubscribeOptions,
   type Welcome,
 } from './events.js';
 export {

@@ -11,10 +11,12 @@ import {
   type PublishAck,
   type RefreshAck,
   type RoomAck,
+  type RoomPosition,
 } from '../protocol/index.js';
 import { ackFailure, INTERNAL_FAILURE, type Reply, replyOf } from './ack.js';
 import type { EventRateLimit } from './event-rate-limit.js';
 import type { PushSocket } from './push-io.js';
+import type { RoomDelivery } from './room-delivery.js';
 import { roomKey, roomOfKey } from './room-key.js';
 import { TokenExpiry } from './token-expiry.js';
 
@@ -26,6 +28,8 @@ export interface ConnectionDeps {
   verifier: TokenVerifier | undefined;
   userConnections: UserConnectionLimiter;
   rateLimit: EventRateLimit;
+  /** Joins rooms, replaying history to recovering clients. */
+  rooms: RoomDelivery;
   logger: Logger;
 }
 
@@ -52,7 +56,7 @@ type SocketListener = (this: PushSocket, ...args: unknown[]) => void;
  * connections are what a push node holds most of.
  */
 export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler {
-  const { nodeId, publisher, verifier, userConnections, rateLimit, logger } = deps;
+  const { nodeId, publisher, verifier, userConnections, rateLimit, rooms, logger } = deps;
 
   /** Says why, then closes the connection from the server side. */
   const cut = (socket: PushSocket, code: ErrorCode, message: string) => {
@@ -108,10 +112,20 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
   /** Rooms a connection holds besides its subscriptions: its own id's and its user's. */
   const baseRooms = (socket: PushSocket) => (socket.data.identity.guest ? 1 : 2);
 
-  const onSubscribe = guard<RoomAck>('subscribe', (socket, [room], reply) => {
+  const onSubscribe = guard<RoomAck>('subscribe', async (socket, [room, options], reply) => {
     const name = roomNameSchema.safeParse(room);
     if (!name.success) {
       reply(ackFailure(ErrorCode.InvalidRoom, name.error.issues[0]?.message ?? 'invalid room'));
+      return;
+    }
+    const since = sinceOf(options);
+    if (since === null) {
+      reply(
+        ackFailure(
+          ErrorCode.BadRequest,
+          'subscribe options must be { since?: { offset, epoch } } (a whole offset ≥ 0, an epoch from an envelope)',
+        ),
+      );
       return;
     }
     if (!canSubscribe(socket.data.identity, name.data)) {
@@ -131,8 +145,13 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
       );
       return;
     }
-    socket.join(key);
-    reply({ ok: true, room: name.data });
+    const { position, recovered } = await rooms.join(socket, name.data, since);
+    reply({
+      ok: true,
+      room: name.data,
+      ...(position === undefined ? {} : position),
+      ...(recovered === undefined ? {} : { recovered }),
+    });
   });
 
   const onUnsubscribe = guard<RoomAck>('unsubscribe', (socket, [room], reply) => {
@@ -150,9 +169,14 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
     reply({ ok: true, room: name.data });
   });
 
-  const onPublish = guard<PublishAck>('publish', (socket, [request], reply) => {
-    const result = publisher.publish(request, socket.data.identity);
-    reply(result.ok ? { ok: true, id: result.envelope.id } : result);
+  const onPublish = guard<PublishAck>('publish', async (socket, [request], reply) => {
+    const result = await publisher.publish(request, socket.data.identity);
+    if (!result.ok) {
+      reply(result);
+      return;
+    }
+    const { id, offset, epoch } = result.envelope;
+    reply(offset === undefined ? { ok: true, id } : { ok: true, id, offset, epoch });
   });
 
   const onRefresh = guard<RefreshAck>('refresh', async (socket, [token], reply) => {
@@ -227,4 +251,23 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
     },
     close: () => expiry.close(),
   };
+}
+
+/**
+ * The `since` of subscribe options: `undefined` without one (or without options, or when the
+ * ack callback came second), `null` when malformed.
+ */
+function sinceOf(options: unknown): RoomPosition | undefined | null {
+  if (options === undefined || typeof options === 'function') return undefined;
+  if (typeof options !== 'object' || options === null) return null;
+  const keys = Object.keys(options);
+  if (keys.some((key) => key !== 'since')) return null;
+  const { since } = options as { since?: unknown };
+  if (since === undefined) return undefined;
+  if (typeof since !== 'object' || since === null) return null;
+  const { offset, epoch } = since as { offset?: unknown; epoch?: unknown };
+  if (Object.keys(since).length !== 2) return null;
+  if (!Number.isSafeInteger(offset) || (offset as number) < 0) return null;
+  if (typeof epoch !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(epoch)) return null;
+  return { offset: offset as number, epoch };
 }

@@ -83,6 +83,8 @@ describe.each([
             data: { status: 'shipped' },
             node: 'node2',
             ts: expect.any(Number),
+            offset: ack.offset,
+            epoch: ack.epoch,
           },
         },
       ]);

@@ -129,6 +129,8 @@ describe('docker compose up', () => {
     expect(await alice.socket.emitWithAck('subscribe', 'private:team-1')).toEqual({
       ok: true,
       room: 'private:team-1',
+      offset: 0,
+      epoch: expect.any(String),
     });
     // A guest (the compose file allows them) may not.
     const guest = await connectClient(url, { transports: ['websocket'] });

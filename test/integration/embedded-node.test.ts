@@ -65,7 +65,7 @@ describe('socket protocol on a single node (in-memory adapter)', () => {
       event: 'chat.message',
       data: { text: 'hello' },
     });
-    expect(ack).toEqual({ ok: true, id: expect.any(String) });
+    expect(ack).toEqual({ ok: true, id: expect.any(String), offset: 1, epoch: expect.any(String) });
     if (!ack.ok) return;
     await settle();
     for (const client of [a, b]) {
@@ -78,6 +78,8 @@ describe('socket protocol on a single node (in-memory adapter)', () => {
             data: { text: 'hello' },
             node: 'solo',
             ts: expect.any(Number),
+            offset: 1,
+            epoch: ack.epoch,
           },
         },
       ]);
@@ -195,6 +197,8 @@ describe('socket protocol on a single node (in-memory adapter)', () => {
     expect(await client.socket.emitWithAck('subscribe', 'still-ok')).toEqual({
       ok: true,
       room: 'still-ok',
+      offset: 0,
+      epoch: expect.any(String),
     });
   });
 
@@ -316,12 +320,25 @@ describe('HTTP API on a single node', () => {
     const response = await publishHttp(JSON.stringify({ room: 'alerts', data: { level: 3 } }));
     expect(response.status).toBe(202);
     expect(response.headers.get('x-node-id')).toBe('solo');
-    const { id } = (await response.json()) as { id: string };
+    const { id, offset, epoch } = (await response.json()) as {
+      id: string;
+      offset: number;
+      epoch: string;
+    };
+    expect(offset).toBe(1);
     await settle();
     expect(client.received).toEqual([
       {
         event: 'message',
-        envelope: { id, room: 'alerts', data: { level: 3 }, node: 'solo', ts: expect.any(Number) },
+        envelope: {
+          id,
+          room: 'alerts',
+          data: { level: 3 },
+          node: 'solo',
+          ts: expect.any(Number),
+          offset: 1,
+          epoch,
+        },
       },
     ]);
   });

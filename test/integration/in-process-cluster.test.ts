@@ -87,6 +87,8 @@ describe('three nodes on one Redis', () => {
             data: { status: 'shipped' },
             node: 'b',
             ts: expect.any(Number),
+            offset: 1,
+            epoch: ack.epoch,
           },
         },
       ]);

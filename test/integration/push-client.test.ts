@@ -88,10 +88,13 @@ describe('PushClient', () => {
     });
     expect(c.node).toBe('after');
     expect(changes).toContainEqual({ kind: 'connected', node: 'after', reconnected: true });
+    // A node without Redis keeps history in memory: the new process has none of it.
     expect(changes).toContainEqual({
       kind: 'resubscribed',
       rooms: ['orders:1', 'orders:2'],
       failed: [],
+      recovered: [],
+      notRecovered: ['orders:1', 'orders:2'],
     });
 
     const got: unknown[] = [];

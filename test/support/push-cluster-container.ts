@@ -105,6 +105,16 @@ export class PushClusterContainer {
         await new GenericContainer('redis:7-bookworm')
           .withNetwork(network)
           .withNetworkAliases('redis')
+          // As in docker-compose.yml: histories survive a Redis restart.
+          .withCommand([
+            'redis-server',
+            '--appendonly',
+            'yes',
+            '--appendfsync',
+            'everysec',
+            '--save',
+            '',
+          ])
           .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'))
           .start(),
       );

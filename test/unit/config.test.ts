@@ -57,6 +57,7 @@ describe('loadConfig', () => {
         clientEventBurst: 50,
         publishApiRate: 1000,
       },
+      history: { size: 1000, ttlSeconds: 600 },
     });
     expect(config.publishApiKeys).toHaveLength(1);
     expect(config.publishApiKeys[0]?.length).toBeGreaterThanOrEqual(32);
@@ -96,6 +97,8 @@ describe('loadConfig', () => {
       CLIENT_EVENT_RATE: '5',
       CLIENT_EVENT_BURST: '10',
       PUBLISH_API_RATE: '0',
+      HISTORY_SIZE: '250',
+      HISTORY_TTL: '3600',
     });
     expect(result).toEqual({
       ok: true,
@@ -125,6 +128,7 @@ describe('loadConfig', () => {
           clientEventBurst: 10,
           publishApiRate: 0,
         },
+        history: { size: 250, ttlSeconds: 3600 },
       },
     });
   });

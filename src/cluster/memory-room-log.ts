@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import type { HistoryConfig } from '../config/config.js';
+import type { Envelope, RoomPosition } from '../protocol/index.js';
+import type { HistorySlice, RoomLog, RoomMessage } from './room-log.js';
+
+interface RoomState {
+  epoch: string;
+  offset: number;
+  /** The history, oldest first, at most `size` messages. */
+  messages: RoomMessage[];
+  /** When the room's state is forgotten (ms since the epoch), as Redis would expire it. */
+  expiresAt: number;
+}
+
+/**
+ * The room log of a single node (no Redis): the same offsets, epochs, history bounds and expiry
+ * as the Redis log, in this process. Messages reach the node's listeners in a microtask, after
+ * `append` has given them their offset, so that delivery follows the same path as in a cluster.
+ */
+export class MemoryRoomLog implements RoomLog {
+  private readonly rooms = new Map<string, RoomState>();
+  private readonly listeners: Array<(message: RoomMessage) => void> = [];
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly history: HistoryConfig,
+    private readonly now: () => number = Date.now,
+  ) {
+    // Rooms nobody publishes to any more are forgotten, as their Redis keys would expire.
+    this.sweeper = setInterval(() => this.sweep(), 60_000);
+    this.sweeper.unref();
+  }
+
+  async append(room: string, event: string, envelope: Envelope): Promise<RoomPosition> {
+    const state = this.state(room);
+    state.offset += 1;
+    const message: RoomMessage = {
+      room,
+      event,
+      envelope: { ...envelope, offset: state.offset, epoch: state.epoch },
+    };
+    if (this.history.size > 0) {
+      state.messages.push(message);
+      if (state.messages.length > this.history.size) state.messages.shift();
+    }
+    state.expiresAt = this.now() + this.history.ttlSeconds * 1000;
+    queueMicrotask(() => {
+      for (const listener of this.listeners) listener(message);
+    });
+    return { offset: state.offset, epoch: state.epoch };
+  }
+
+  async position(room: string): Promise<RoomPosition> {
+    const { offset, epoch } = this.state(room);
+    return { offset, epoch };
+  }
+
+  async read(room: string, after: number, limit: number): Promise<HistorySlice> {
+    const state = this.state(room);
+    const oldest = state.messages[0]?.envelope.offset ?? state.offset + 1;
+    const messages = state.messages
+      .filter((message) => (message.envelope.offset ?? 0) > after)
+      .slice(0, limit);
+    return {
+      position: { offset: state.offset, epoch: state.epoch },
+      messages,
+      oldestOffset: oldest,
+    };
+  }
+
+  onMessage(listener: (message: RoomMessage) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+  }
+
+  /** The room's state, started afresh (a new epoch) when it never existed or has expired. */
+  private state(room: string): RoomState {
+    const known = this.rooms.get(room);
+    if (known !== undefined && known.expiresAt > this.now()) return known;
+    const fresh: RoomState = {
+      epoch: randomBytes(9).toString('base64url'),
+      offset: 0,
+      messages: [],
+      expiresAt: this.now() + this.history.ttlSeconds * 1000,
+    };
+    this.rooms.set(room, fresh);
+    return fresh;
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const [room, state] of this.rooms) if (state.expiresAt <= now) this.rooms.delete(room);
+  }
+}

@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { HistoryConfig } from '../config/config.js';
+import type { Logger } from '../observability/logger.js';
+import type { Envelope, RoomPosition } from '../protocol/index.js';
+import type { HistorySlice, RoomLog, RoomMessage } from './room-log.js';
+
+/** The channel every node subscribes to for room messages. */
+const CHANNEL = 'push:room-messages';
+
+const metaKey = (room: string) => `push:room:${room}:meta`;
+const logKey = (room: string) => `push:room:${room}:log`;
+
+/**
+ * Appends one message: the room's epoch (created with the caller's candidate when the room has
+ * none), the next offset, the message text with both spliced in, the stream entry (id = offset,
+ * trimmed to the history size), the expiry of both keys, and the publish to every node. One
+ * script, so Redis orders every room's messages once: the publish order is the offset order.
+ *
+ * KEYS: meta, log. ARGV: epoch candidate, history size, ttl (s), channel, and the message text
+ * in three parts around the offset and the epoch.
+ */
+const APPEND = `
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+end
+local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
+local message = ARGV[5] .. offset .. ARGV[6] .. epoch .. ARGV[7]
+local size = tonumber(ARGV[2])
+if size > 0 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 'm', message)
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[4], message)
+return {offset, epoch}
+`;
+
+/**
+ * Reads where a room stands (creating its epoch when it has none) and up to ARGV[3] messages
+ * after offset ARGV[2], with the oldest offset still held.
+ *
+ * KEYS: meta, log. ARGV: epoch candidate, after, limit, ttl (s).
+ */
+const READ = `
+if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+end
+local meta = redis.call('HMGET', KEYS[1], 'epoch', 'offset')
+local entries = {}
+local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+if tonumber(ARGV[3]) > 0 then
+  entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[2] .. '-0', '+', 'COUNT', ARGV[3])
+end
+local oldestId = false
+if oldest[1] then oldestId = oldest[1][1] end
+return {meta[1], meta[2] or '0', oldestId, entries}
+`;
+
+type StreamEntry = [id: string, fields: string[]];
+type ReadReply = [epoch: string, offset: string, oldestId: string | null, entries: StreamEntry[]];
+
+/** A fresh epoch: random, short, JSON- and Redis-safe. */
+function newEpoch(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+/**
+ * The room log in Redis: a hash (epoch, last offset) and a stream (the history) per room, both
+ * expiring `HISTORY_TTL` after the room's last message, and one pub/sub channel that carries
+ * every room message to every node. Appends go through the given command connection; the log
+ * subscribes on a connection of its own.
+ */
+export class RedisRoomLog implements RoomLog {
+  private readonly subscriber: Redis;
+  private readonly listeners: Array<(message: RoomMessage) => void> = [];
+
+  /**
+   * @param redis - the command connection (shared with the adapter's publishes).
+   * @param history - how much each room keeps, and for how long.
+   */
+  constructor(
+    private readonly redis: Redis,
+    private readonly history: HistoryConfig,
+    logger: Logger,
+  ) {
+    this.subscriber = redis.duplicate({ connectionName: 'push-rooms' });
+    this.subscriber.on('error', () => {
+      // The command connection logs Redis state; this one reconnects on its own.
+    });
+    this.subscriber.subscribe(CHANNEL).catch((error: unknown) => {
+      logger.warn({ err: error }, 'cannot subscribe to room messages yet; retrying on reconnect');
+    });
+    this.subscriber.on('message', (_channel: string, text: string) => {
+      let message: RoomMessage;
+      try {
+        message = JSON.parse(text) as RoomMessage;
+      } catch (error) {
+        logger.error({ err: error }, 'unreadable room message');
+        return;
+      }
+      for (const listener of this.listeners) listener(message);
+    });
+  }
+
+  async append(room: string, event: string, envelope: Envelope): Promise<RoomPosition> {
+    // The message text around the two values only Redis knows: the offset and the epoch.
+    const { id, data, node, ts } = envelope;
+    const head =
+      `{"room":${JSON.stringify(room)},"event":${JSON.stringify(event)},"envelope":{` +
+      `"id":${JSON.stringify(id)},"room":${JSON.stringify(room)},"data":${JSON.stringify(data)},` +
+      `"node":${JSON.stringify(node)},"ts":${ts},"offset":`;
+    const [offset, epoch] = (await this.redis.eval(
+      APPEND,
+      2,
+      metaKey(room),
+      logKey(room),
+      newEpoch(),
+      this.history.size,
+      this.history.ttlSeconds,
+      CHANNEL,
+      head,
+      ',"epoch":"',
+      '"}}',
+    )) as [number, string];
+    return { offset, epoch };
+  }
+
+  async position(room: string): Promise<RoomPosition> {
+    return (await this.read(room, 0, 0)).position;
+  }
+
+  async read(room: string, after: number, limit: number): Promise<HistorySlice> {
+    const [epoch, offsetText, oldestId, entries] = (await this.redis.eval(
+      READ,
+      2,
+      metaKey(room),
+      logKey(room),
+      newEpoch(),
+      after,
+      limit,
+      this.history.ttlSeconds,
+    )) as ReadReply;
+    const offset = Number(offsetText);
+    const messages = entries.flatMap(([, fields]) => {
+      const text = fields[fields.indexOf('m') + 1];
+      return text === undefined ? [] : [JSON.parse(text) as RoomMessage];
+    });
+    return {
+      position: { offset, epoch },
+      messages,
+      oldestOffset: oldestId === null ? offset + 1 : Number(oldestId.split('-')[0]),
+    };
+  }
+
+  onMessage(listener: (message: RoomMessage) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    this.subscriber.disconnect();
+  }
+}

@@ -1,0 +1,55 @@
+import type { Envelope, RoomPosition } from '../protocol/index.js';
+
+/** A room message as every node receives it: its room, event name and envelope (with offset). */
+export interface RoomMessage {
+  room: string;
+  event: string;
+  envelope: Envelope;
+}
+
+/** A stretch of a room's history, and where the room stands. */
+export interface HistorySlice {
+  /** The room's last offset and its epoch, as of the read. */
+  position: RoomPosition;
+  /** Messages after the offset asked for, oldest first, at most the limit asked for. */
+  messages: RoomMessage[];
+  /**
+   * The offset of the oldest message the history still holds; `position.offset + 1` when it
+   * holds none (nothing published yet, history off, trimmed or expired).
+   */
+  oldestOffset: number;
+}
+
+/**
+ * Each room's ordered log: one order per room for every node, and a bounded history to recover
+ * from. Appending assigns the message its offset and hands it to every node (the origin too),
+ * in offset order; a node delivers a room's messages only as the log hands them over.
+ */
+export interface RoomLog {
+  /**
+   * Appends `envelope` (without offset or epoch) to `room`'s log and sends it to every node.
+   * Resolves once the log holds it, with its place.
+   */
+  append(room: string, event: string, envelope: Envelope): Promise<RoomPosition>;
+  /** Where `room` stands now (offset 0 in a fresh epoch for a room without messages). */
+  position(room: string): Promise<RoomPosition>;
+  /** Up to `limit` messages of `room` with offsets above `after`, and where the room stands. */
+  read(room: string, after: number, limit: number): Promise<HistorySlice>;
+  /** Calls `listener` with every room message sent to this node, in each room's offset order. */
+  onMessage(listener: (message: RoomMessage) => void): void;
+  /** Stops receiving; releases connections the log opened itself. */
+  close(): Promise<void>;
+}
+
+/**
+ * Whether a slice continues right after `since`: same epoch, and the history reaches back to the
+ * first message after it. (A client at the room's last offset has missed nothing.)
+ */
+export function continuesFrom(slice: HistorySlice, since: RoomPosition): boolean {
+  const { position, oldestOffset } = slice;
+  return (
+    since.epoch === position.epoch &&
+    since.offset <= position.offset &&
+    (since.offset === position.offset || oldestOffset <= since.offset + 1)
+  );
+}

@@ -1,0 +1,86 @@
+import { type RequestHandler, Router } from 'express';
+import type { ClusterLink } from '../cluster/cluster-link.js';
+import type { RoomLog } from '../cluster/room-log.js';
+import { continuesFrom } from '../cluster/room-log.js';
+import { roomNameSchema } from '../delivery/room-name.js';
+import { ErrorCode } from '../protocol/index.js';
+import { HttpError } from './http-error.js';
+
+/** What the history route needs. */
+export interface HistoryRouteDeps {
+  roomLog: RoomLog;
+  /** Admits the request (the API key and its rate), or answers it. */
+  authorize: RequestHandler;
+  link: ClusterLink;
+}
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+/**
+ * `GET /api/rooms/:room/history?since=<offset>&epoch=<epoch>&limit=<n>` with the API key: the
+ * room's messages after `since` (oldest first, at most `limit`, default 100, at most 1000) and
+ * where the room stands: `{ room, offset, epoch, complete, messages: [{ event, envelope }] }`.
+ * `complete` says the history reaches back to `since` in the same epoch (no message missing in
+ * between); page on with `since` = the last message's offset. Without `since`, everything the
+ * history holds.
+ */
+export function historyRoute({ roomLog, authorize, link }: HistoryRouteDeps): Router {
+  const router = Router();
+  router.get('/api/rooms/:room/history', authorize, (req, res, next) => {
+    const room = roomNameSchema.safeParse(req.params.room);
+    if (!room.success) {
+      next(
+        new HttpError(400, ErrorCode.InvalidRoom, room.error.issues[0]?.message ?? 'invalid room'),
+      );
+      return;
+    }
+    const since = wholeNumber(req.query.since, 0);
+    const limit = wholeNumber(req.query.limit, DEFAULT_LIMIT);
+    const epoch = req.query.epoch;
+    if (since === undefined || limit === undefined || limit < 1 || limit > MAX_LIMIT) {
+      next(
+        new HttpError(
+          400,
+          ErrorCode.BadRequest,
+          `since must be a whole number ≥ 0 and limit one from 1 to ${MAX_LIMIT}`,
+        ),
+      );
+      return;
+    }
+    if (
+      epoch !== undefined &&
+      (typeof epoch !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(epoch))
+    ) {
+      next(new HttpError(400, ErrorCode.BadRequest, 'epoch must be an epoch from an envelope'));
+      return;
+    }
+    if (!link.isReady()) {
+      res.set('Retry-After', '1');
+      next(
+        new HttpError(503, ErrorCode.Unavailable, 'the cluster bus is unreachable; retry later'),
+      );
+      return;
+    }
+    roomLog.read(room.data, since, limit).then((slice) => {
+      const complete = continuesFrom(slice, {
+        offset: since,
+        epoch: typeof epoch === 'string' ? epoch : slice.position.epoch,
+      });
+      res.json({
+        room: room.data,
+        ...slice.position,
+        complete,
+        messages: slice.messages.map(({ event, envelope }) => ({ event, envelope })),
+      });
+    }, next);
+  });
+  return router;
+}
+
+/** A query value as a whole number ≥ 0; `fallback` when absent, `undefined` when malformed. */
+function wholeNumber(value: unknown, fallback: number): number | undefined {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) return undefined;
+  return Number(value);
+}

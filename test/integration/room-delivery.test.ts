@@ -1,0 +1,153 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HistorySlice, RoomLog, RoomMessage } from '../../src/cluster/room-log.js';
+import { createLogger } from '../../src/observability/logger.js';
+import type { RoomPosition } from '../../src/protocol/index.js';
+import type { PushIo, PushSocket } from '../../src/realtime/push-io.js';
+import { RoomDelivery } from '../../src/realtime/room-delivery.js';
+import { connectClient, type TestClient } from '../support/test-client.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * The recovery race, made deterministic: live messages arrive while a recovering client's
+ * history is still being read. A room log whose reads wait for the test to release them stands in
+ * for Redis; the Socket.IO server and clients are real.
+ */
+const EPOCH = 'epoch-1';
+const ROOM = 'race';
+
+class ControlledLog implements RoomLog {
+  listener: ((message: RoomMessage) => void) | undefined;
+  readonly history: RoomMessage[] = [];
+  private release: (() => void) | undefined;
+  readStarted = false;
+
+  message(offset: number): RoomMessage {
+    return {
+      room: ROOM,
+      event: 'message',
+      envelope: {
+        id: `m${offset}`,
+        room: ROOM,
+        data: offset,
+        node: 't',
+        ts: 0,
+        offset,
+        epoch: EPOCH,
+      },
+    };
+  }
+  /** Publishes `offset`: into the history, and live to the node. */
+  publish(offset: number): void {
+    const message = this.message(offset);
+    this.history.push(message);
+    this.listener?.(message);
+  }
+  async append(): Promise<RoomPosition> {
+    throw new Error('not used');
+  }
+  async position(): Promise<RoomPosition> {
+    return { offset: this.history.length, epoch: EPOCH };
+  }
+  async read(_room: string, after: number): Promise<HistorySlice> {
+    this.readStarted = true;
+    await new Promise<void>((resolve) => {
+      this.release = resolve;
+    });
+    // The history as of the read: what was published up to now.
+    return {
+      position: { offset: this.history.length, epoch: EPOCH },
+      messages: this.history.filter((m) => (m.envelope.offset ?? 0) > after),
+      oldestOffset: 1,
+    };
+  }
+  finishRead(): void {
+    this.release?.();
+  }
+  onMessage(listener: (message: RoomMessage) => void): void {
+    this.listener = listener;
+  }
+  async close(): Promise<void> {}
+}
+
+let http: HttpServer | undefined;
+let io: PushIo | undefined;
+const clients: TestClient[] = [];
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  await io?.close();
+  http?.closeAllConnections();
+});
+
+async function setUp() {
+  http = createServer();
+  io = new Server(http) as PushIo;
+  const log = new ControlledLog();
+  const delivery = new RoomDelivery(io, log, 100, createLogger('t', 'silent'));
+  const sockets: PushSocket[] = [];
+  io.on('connection', (socket) => {
+    sockets.push(socket);
+    socket.emit('welcome', { node: 't', sid: socket.id, user: 'u', guest: true });
+  });
+  await new Promise<void>((resolve) => http?.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const connect = async () => {
+    const client = await connectClient(url, { transports: ['websocket'] });
+    clients.push(client);
+    await waitFor(() => sockets.length === clients.length, { what: 'server socket' });
+    return { client, socket: sockets.at(-1) as PushSocket };
+  };
+  return { log, delivery, connect };
+}
+
+describe('joining a room while its messages keep coming', () => {
+  it('gives a recovering client its history, then the live messages held meanwhile: no gap, no duplicate, in order', async () => {
+    const { log, delivery, connect } = await setUp();
+    const { client: bystander, socket: bystanderSocket } = await connect();
+    await delivery.join(bystanderSocket, ROOM, undefined);
+    for (let offset = 1; offset <= 5; offset++) log.publish(offset);
+
+    const { client, socket } = await connect();
+    // It last saw offset 2; while its history is read, 6 to 9 arrive live.
+    const joined = delivery.join(socket, ROOM, { offset: 2, epoch: EPOCH });
+    await waitFor(() => log.readStarted, { what: 'the read' });
+    for (let offset = 6; offset <= 9; offset++) log.publish(offset);
+    // The bystander is not held back by someone else's recovery.
+    await waitFor(() => bystander.received.length === 9, { what: 'bystander live' });
+    expect(client.received).toEqual([]);
+    log.finishRead();
+    expect(await joined).toEqual({ position: { offset: 9, epoch: EPOCH }, recovered: true });
+    log.publish(10);
+    await waitFor(() => client.received.length === 8, { what: 'history, held and live' });
+    expect(client.received.map((r) => r.envelope.offset)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('keeps live messages published after the read in order after the history', async () => {
+    const { log, delivery, connect } = await setUp();
+    for (let offset = 1; offset <= 3; offset++) log.publish(offset);
+    const { client, socket } = await connect();
+    const joined = delivery.join(socket, ROOM, { offset: 0, epoch: EPOCH });
+    await waitFor(() => log.readStarted, { what: 'the read' });
+    log.finishRead();
+    await joined;
+    log.publish(4);
+    await waitFor(() => client.received.length === 4, { what: 'four' });
+    expect(client.received.map((r) => r.envelope.offset)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('delivers the held live messages even when the history does not reach back', async () => {
+    const { log, delivery, connect } = await setUp();
+    const { client, socket } = await connect();
+    const joined = delivery.join(socket, ROOM, { offset: 0, epoch: 'an-old-epoch' });
+    await waitFor(() => log.readStarted, { what: 'the read' });
+    log.publish(1);
+    log.publish(2);
+    log.finishRead();
+    expect(await joined).toMatchObject({ recovered: false });
+    await waitFor(() => client.received.length === 2, { what: 'held live messages' });
+    expect(client.received.map((r) => r.envelope.offset)).toEqual([1, 2]);
+  });
+});
