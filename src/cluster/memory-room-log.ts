@@ -72,6 +72,10 @@ export class MemoryRoomLog implements RoomLog {
     this.listeners.push(listener);
   }
 
+  onResync(_listener: () => void): void {
+    // In one process the feed is never cut.
+  }
+
   async close(): Promise<void> {
     clearInterval(this.sweeper);
   }

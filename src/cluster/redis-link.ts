@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import type { Server } from 'socket.io';
 import type { Logger } from '../observability/logger.js';
 import type { ClusterLink } from './cluster-link.js';
+import { watchLiveness } from './redis-liveness.js';
 
 /** How long `close()` waits for a clean `QUIT` before dropping the connection. */
 const QUIT_TIMEOUT_MS = 2000;
@@ -17,6 +18,7 @@ export class RedisLink implements ClusterLink {
   readonly redis: Redis;
   private readonly pub: Redis;
   private readonly sub: Redis;
+  private readonly stopWatching: Array<() => void>;
 
   /**
    * Connects at once; failures are logged and retried by ioredis while the node keeps serving
@@ -31,6 +33,9 @@ export class RedisLink implements ClusterLink {
     this.redis = this.pub;
     watch(this.pub, 'pub', logger);
     watch(this.sub, 'sub', logger);
+    // A partition leaves connections "ready" but dead: found by pinging, then reconnected (so the
+    // node reports not ready and refuses publishes instead of hanging).
+    this.stopWatching = [watchLiveness(this.pub), watchLiveness(this.sub)];
   }
 
   attach(io: Server): void {
@@ -46,6 +51,7 @@ export class RedisLink implements ClusterLink {
   }
 
   async close(): Promise<void> {
+    for (const stop of this.stopWatching) stop();
     await Promise.all([quit(this.pub), quit(this.sub)]);
   }
 }

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { HistoryConfig } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Envelope, RoomPosition } from '../protocol/index.js';
+import { watchLiveness } from './redis-liveness.js';
 import type { HistorySlice, RoomLog, RoomMessage } from './room-log.js';
 
 /** The channel every node subscribes to for room messages. */
@@ -76,6 +77,8 @@ function newEpoch(): string {
 export class RedisRoomLog implements RoomLog {
   private readonly subscriber: Redis;
   private readonly listeners: Array<(message: RoomMessage) => void> = [];
+  private readonly resyncListeners: Array<() => void> = [];
+  private readonly stopWatching: () => void;
 
   /**
    * @param redis - the command connection (shared with the adapter's publishes).
@@ -103,6 +106,16 @@ export class RedisRoomLog implements RoomLog {
       }
       for (const listener of this.listeners) listener(message);
     });
+    // Every `ready` after the first is a comeback: the feed was cut, messages may have passed by.
+    let connectedBefore = false;
+    this.subscriber.on('ready', () => {
+      if (connectedBefore) {
+        logger.warn('room messages feed reconnected; catching up from the history');
+        for (const listener of this.resyncListeners) listener();
+      }
+      connectedBefore = true;
+    });
+    this.stopWatching = watchLiveness(this.subscriber);
   }
 
   async append(room: string, event: string, envelope: Envelope): Promise<RoomPosition> {
@@ -159,7 +172,12 @@ export class RedisRoomLog implements RoomLog {
     this.listeners.push(listener);
   }
 
+  onResync(listener: () => void): void {
+    this.resyncListeners.push(listener);
+  }
+
   async close(): Promise<void> {
+    this.stopWatching();
     this.subscriber.disconnect();
   }
 }

@@ -37,6 +37,11 @@ export interface RoomLog {
   read(room: string, after: number, limit: number): Promise<HistorySlice>;
   /** Calls `listener` with every room message sent to this node, in each room's offset order. */
   onMessage(listener: (message: RoomMessage) => void): void;
+  /**
+   * Calls `listener` when the live feed may have missed messages (it was cut and came back): the
+   * node then fetches from the history what its subscribers have not had.
+   */
+  onResync(listener: () => void): void;
   /** Stops receiving; releases connections the log opened itself. */
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import type { RoomLog, RoomMessage } from '../cluster/room-log.js';
 import { continuesFrom } from '../cluster/room-log.js';
 import type { Logger } from '../observability/logger.js';
-import type { RoomPosition } from '../protocol/index.js';
+import { ErrorCode, type RoomPosition } from '../protocol/index.js';
 import type { PushIo, PushSocket } from './push-io.js';
 import { roomKey } from './room-key.js';
 
@@ -13,9 +13,19 @@ export interface JoinOutcome {
   recovered?: boolean;
 }
 
+/** After the live feed comes back, a second catch-up a little later closes the race of the first. */
+const SECOND_CATCH_UP_MS = 1000;
+
 /**
  * Delivers room messages to this node's subscribers, as the room log hands them over (in offset
  * order), and joins clients to rooms, replaying what a recovering client missed.
+ *
+ * Gaps in the node's own feed are filled from the history: for every room with subscribers here
+ * the node remembers the last offset it delivered; a message further ahead (the feed dropped
+ * some) or a comeback of the feed (`onResync`) makes it read what it missed from the history and
+ * deliver that first, holding the room's live messages meanwhile. When the history no longer
+ * reaches back, the room's subscribers here are told (`goodbye`, `unavailable`) and disconnected:
+ * they reconnect, and learn that they could not recover.
  *
  * A recovering client is joined to the room at once, so that nothing published from then on
  * passes it by; while its history is read, the room's live messages skip it and wait in its own
@@ -25,6 +35,10 @@ export interface JoinOutcome {
 export class RoomDelivery {
   /** Per room, the clients recovering it and the live messages held for each. */
   private readonly recovering = new Map<string, Map<PushSocket, RoomMessage[]>>();
+  /** Per room with subscribers here, the last message delivered. */
+  private readonly delivered = new Map<string, RoomPosition>();
+  /** Rooms whose gap is being filled from the history, with the live messages held meanwhile. */
+  private readonly filling = new Map<string, RoomMessage[]>();
 
   constructor(
     private readonly io: PushIo,
@@ -32,19 +46,35 @@ export class RoomDelivery {
     private readonly historySize: number,
     private readonly logger: Logger,
   ) {
-    roomLog.onMessage((message) => this.deliver(message));
+    roomLog.onMessage((message) => this.receive(message));
+    roomLog.onResync(() => {
+      this.catchUp();
+      setTimeout(() => this.catchUp(), SECOND_CATCH_UP_MS).unref();
+    });
   }
 
-  /** Sends `message` to the room's subscribers on this node. */
-  deliver({ room, event, envelope }: RoomMessage): void {
-    const waiting = this.recovering.get(room);
-    const target = this.io.local.to(roomKey(room));
-    if (waiting === undefined) {
-      target.emit(event, envelope);
+  /** A message from the room log: delivered, or held while its room's gap is filled. */
+  receive(message: RoomMessage): void {
+    const { room, envelope } = message;
+    const held = this.filling.get(room);
+    if (held !== undefined) {
+      held.push(message);
       return;
     }
-    target.except([...waiting.keys()].map((socket) => socket.id)).emit(event, envelope);
-    for (const held of waiting.values()) held.push({ room, event, envelope });
+    if (!this.hasSubscribers(room)) {
+      this.delivered.delete(room);
+      return;
+    }
+    const last = this.delivered.get(room);
+    const offset = envelope.offset ?? 0;
+    if (last !== undefined && last.epoch === envelope.epoch) {
+      if (offset <= last.offset) return; // already delivered (a catch-up got there first)
+      if (offset > last.offset + 1) {
+        void this.fill(room, last, [message]);
+        return;
+      }
+    }
+    this.send(message);
   }
 
   /**
@@ -93,5 +123,69 @@ export class RoomDelivery {
       waiting.delete(socket);
       if (waiting.size === 0 && this.recovering.get(room) === waiting) this.recovering.delete(room);
     }
+  }
+
+  /** Sends `message` to the room's subscribers on this node, and remembers it was delivered. */
+  private send(message: RoomMessage): void {
+    const { room, event, envelope } = message;
+    if (envelope.offset !== undefined && envelope.epoch !== undefined) {
+      this.delivered.set(room, { offset: envelope.offset, epoch: envelope.epoch });
+    }
+    const waiting = this.recovering.get(room);
+    const target = this.io.local.to(roomKey(room));
+    if (waiting === undefined) {
+      target.emit(event, envelope);
+      return;
+    }
+    target.except([...waiting.keys()].map((socket) => socket.id)).emit(event, envelope);
+    for (const held of waiting.values()) held.push(message);
+  }
+
+  /**
+   * Delivers what `room` had after `last` from the history, then the live messages held
+   * meanwhile; cuts the room's subscribers here off when the history no longer reaches back.
+   */
+  private async fill(room: string, last: RoomPosition, held: RoomMessage[]): Promise<void> {
+    this.filling.set(room, held);
+    let slice: Awaited<ReturnType<RoomLog['read']>> | undefined;
+    try {
+      slice = await this.roomLog.read(room, last.offset, Math.max(this.historySize, 1));
+    } catch (error) {
+      this.logger.warn({ err: error, room }, 'cannot read room history to fill a gap');
+    }
+    this.filling.delete(room);
+    if (slice !== undefined && continuesFrom(slice, last)) {
+      for (const message of slice.messages) this.send(message);
+    } else {
+      this.logger.warn({ room, from: last.offset }, 'room history does not reach back over a gap');
+      this.cutOff(room);
+    }
+    // The held messages go through the usual checks: duplicates of the history are skipped.
+    for (const message of held) this.receive(message);
+  }
+
+  /** After the live feed came back: every room with subscribers here catches up. */
+  private catchUp(): void {
+    for (const [room, last] of this.delivered) {
+      if (!this.filling.has(room) && this.hasSubscribers(room)) void this.fill(room, last, []);
+    }
+  }
+
+  /** The room's subscribers here missed messages that are gone: they reconnect and learn it. */
+  private cutOff(room: string): void {
+    this.delivered.delete(room);
+    const nsp = this.io.of('/');
+    const ids = [...(nsp.adapter.rooms.get(roomKey(room)) ?? [])];
+    for (const socket of ids.flatMap((id) => nsp.sockets.get(id) ?? [])) {
+      socket.emit('goodbye', {
+        code: ErrorCode.Unavailable,
+        message: `messages of ${room} were missed and are no longer in its history; reconnect`,
+      });
+      socket.disconnect(true);
+    }
+  }
+
+  private hasSubscribers(room: string): boolean {
+    return this.io.of('/').adapter.rooms.has(roomKey(room));
   }
 }

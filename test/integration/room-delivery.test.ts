@@ -20,9 +20,14 @@ const ROOM = 'race';
 
 class ControlledLog implements RoomLog {
   listener: ((message: RoomMessage) => void) | undefined;
+  resyncListener: (() => void) | undefined;
   readonly history: RoomMessage[] = [];
   private release: (() => void) | undefined;
   readStarted = false;
+  /** Reads wait for {@link finishRead} while set; otherwise they answer at once. */
+  holding = true;
+  /** The oldest offset the history still holds (as if trimmed below it). */
+  oldest = 1;
 
   message(offset: number): RoomMessage {
     return {
@@ -45,6 +50,10 @@ class ControlledLog implements RoomLog {
     this.history.push(message);
     this.listener?.(message);
   }
+  /** Publishes `offset` into the history only: the node's live feed misses it. */
+  publishUnseen(offset: number): void {
+    this.history.push(this.message(offset));
+  }
   async append(): Promise<RoomPosition> {
     throw new Error('not used');
   }
@@ -53,14 +62,18 @@ class ControlledLog implements RoomLog {
   }
   async read(_room: string, after: number): Promise<HistorySlice> {
     this.readStarted = true;
-    await new Promise<void>((resolve) => {
-      this.release = resolve;
-    });
+    if (this.holding) {
+      await new Promise<void>((resolve) => {
+        this.release = resolve;
+      });
+    }
     // The history as of the read: what was published up to now.
     return {
       position: { offset: this.history.length, epoch: EPOCH },
-      messages: this.history.filter((m) => (m.envelope.offset ?? 0) > after),
-      oldestOffset: 1,
+      messages: this.history.filter(
+        (m) => (m.envelope.offset ?? 0) > Math.max(after, this.oldest - 1),
+      ),
+      oldestOffset: this.oldest,
     };
   }
   finishRead(): void {
@@ -68,6 +81,9 @@ class ControlledLog implements RoomLog {
   }
   onMessage(listener: (message: RoomMessage) => void): void {
     this.listener = listener;
+  }
+  onResync(listener: () => void): void {
+    this.resyncListener = listener;
   }
   async close(): Promise<void> {}
 }
@@ -149,5 +165,52 @@ describe('joining a room while its messages keep coming', () => {
     expect(await joined).toMatchObject({ recovered: false });
     await waitFor(() => client.received.length === 2, { what: 'held live messages' });
     expect(client.received.map((r) => r.envelope.offset)).toEqual([1, 2]);
+  });
+});
+
+describe("gaps in the node's own feed", () => {
+  it('are filled from the history before later messages: each subscriber gets every offset once, in order', async () => {
+    const { log, delivery, connect } = await setUp();
+    log.holding = false;
+    const { client, socket } = await connect();
+    await delivery.join(socket, ROOM, undefined);
+    log.publish(1);
+    log.publish(2);
+    log.publishUnseen(3);
+    log.publishUnseen(4);
+    log.publish(5);
+    log.publish(6);
+    await waitFor(() => client.received.length === 6, { what: 'six messages' });
+    expect(client.received.map((r) => r.envelope.offset)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('are caught up when the feed comes back after a cut', async () => {
+    const { log, delivery, connect } = await setUp();
+    log.holding = false;
+    const { client, socket } = await connect();
+    await delivery.join(socket, ROOM, undefined);
+    log.publish(1);
+    log.publishUnseen(2);
+    log.publishUnseen(3);
+    log.resyncListener?.();
+    await waitFor(() => client.received.length === 3, { what: 'caught up' });
+    log.publish(4);
+    await waitFor(() => client.received.length === 4, { what: 'live again' });
+    expect(client.received.map((r) => r.envelope.offset)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('cut the room subscribers off, saying why, when the history no longer reaches back', async () => {
+    const { log, delivery, connect } = await setUp();
+    log.holding = false;
+    const { client, socket } = await connect();
+    await delivery.join(socket, ROOM, undefined);
+    log.publish(1);
+    for (let offset = 2; offset <= 5; offset++) log.publishUnseen(offset);
+    log.oldest = 4; // 2 and 3 were trimmed
+    const goodbye = new Promise((resolve) => client.socket.once('goodbye', resolve));
+    log.publish(6);
+    expect(await goodbye).toEqual({ code: 'unavailable', message: expect.stringContaining(ROOM) });
+    await waitFor(() => !client.socket.connected, { what: 'cut off' });
+    expect(client.received.map((r) => r.envelope.offset)).toEqual([1]);
   });
 });

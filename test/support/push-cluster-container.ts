@@ -57,6 +57,20 @@ export interface StartedPushCluster {
   token(grant?: Partial<TokenGrant>): Promise<string>;
   /** Stops a node the way an orchestrator does (SIGTERM, SIGKILL after `graceMs`). */
   stopNode(id: NodeId, graceMs?: number): Promise<NodeStop>;
+  /** Kills a node at once (SIGKILL); its container stays, for {@link startNode}. */
+  killNode(id: NodeId): Promise<void>;
+  /** Starts a stopped or killed node again and waits until it is ready. */
+  startNode(id: NodeId): Promise<void>;
+  /** Restarts a node as a deploy does (SIGTERM, then a new process) and waits until it is ready. */
+  restartNode(id: NodeId): Promise<void>;
+  /** Restarts Redis (SIGTERM: it writes its append-only file, then starts from it). */
+  restartRedis(): Promise<void>;
+  /** Cuts a node off the network (its clients, on the Unix socket, stay connected to it). */
+  partitionNode(id: NodeId): Promise<void>;
+  /** Puts a partitioned node back on the network. */
+  healNode(id: NodeId): Promise<void>;
+  /** Runs `redis-cli` in the Redis container; resolves with its output. */
+  redisCli(...args: string[]): Promise<string>;
   /** Stops and removes everything this cluster started. */
   stop(): Promise<void>;
 }
@@ -101,23 +115,22 @@ export class PushClusterContainer {
     try {
       const jwks: JwksIssuer = await startJwksIssuer(network);
       containers.push(jwks.container);
-      containers.push(
-        await new GenericContainer('redis:7-bookworm')
-          .withNetwork(network)
-          .withNetworkAliases('redis')
-          // As in docker-compose.yml: histories survive a Redis restart.
-          .withCommand([
-            'redis-server',
-            '--appendonly',
-            'yes',
-            '--appendfsync',
-            'everysec',
-            '--save',
-            '',
-          ])
-          .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'))
-          .start(),
-      );
+      const redis = await new GenericContainer('redis:7-bookworm')
+        .withNetwork(network)
+        .withNetworkAliases('redis')
+        // As in docker-compose.yml: histories survive a Redis restart.
+        .withCommand([
+          'redis-server',
+          '--appendonly',
+          'yes',
+          '--appendfsync',
+          'everysec',
+          '--save',
+          '',
+        ])
+        .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'))
+        .start();
+      containers.push(redis);
       const nodes = new Map<NodeId, StartedTestContainer>();
       await Promise.all(
         NODE_IDS.map(async (id) => {
@@ -184,12 +197,53 @@ export class PushClusterContainer {
           containers.splice(containers.indexOf(node), 1);
           return { exitCode: Number(stdout.trim()), elapsedMs };
         },
+        async killNode(id) {
+          await run('docker', ['kill', '--signal', 'KILL', nodeOf(id).getId()]);
+        },
+        async startNode(id) {
+          await run('docker', ['start', nodeOf(id).getId()]);
+          await nodeReady(nodeOf(id).getId());
+        },
+        async restartNode(id) {
+          await run('docker', ['restart', '--time', '10', nodeOf(id).getId()]);
+          await nodeReady(nodeOf(id).getId());
+        },
+        async restartRedis() {
+          await run('docker', ['restart', '--time', '10', redis.getId()]);
+        },
+        async partitionNode(id) {
+          await run('docker', ['network', 'disconnect', network.getName(), nodeOf(id).getId()]);
+        },
+        async healNode(id) {
+          const container = nodeOf(id).getId();
+          await run('docker', ['network', 'connect', '--alias', id, network.getName(), container]);
+        },
+        async redisCli(...args) {
+          const { stdout } = await run('docker', ['exec', redis.getId(), 'redis-cli', ...args]);
+          return stdout.trim();
+        },
         stop: stopAll,
       };
     } catch (error) {
       await stopAll();
       throw error;
     }
+  }
+}
+
+/** Waits until the node in container `id` answers `/readyz` with 200 (asked from inside it). */
+async function nodeReady(id: string, timeoutMs = 30_000): Promise<void> {
+  const probe =
+    "fetch('http://127.0.0.1:3000/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))";
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ready = await run('docker', ['exec', id, 'node', '-e', probe]).then(
+      () => true,
+      () => false,
+    );
+    if (ready) return;
+    if (Date.now() > deadline) throw new Error(`node in ${id} not ready within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 

@@ -1,0 +1,218 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PushClient } from '../../src/client/index.js';
+import {
+  NODE_IDS,
+  type NodeId,
+  PushClusterContainer,
+  type StartedPushCluster,
+} from '../support/push-cluster-container.js';
+import { sleep, waitFor } from '../support/wait.js';
+
+/**
+ * Nothing lost: 30 clients of the client library (a third long-polling) in one room, spread over
+ * the three nodes through nginx, while a backend publishes 100 msgs/s over HTTP, and the cluster
+ * is hurt: a node killed, a rolling restart, Redis restarted, a node cut off the network. Every
+ * message the cluster accepted (HTTP 202) must reach every client exactly once, in offset order.
+ */
+const CLIENTS = 30;
+const RATE = 100;
+let cluster: StartedPushCluster;
+let clients: Observed[] = [];
+let scenario = 0;
+
+interface Observed {
+  client: PushClient;
+  /** Offsets in the order the application saw them. */
+  offsets: number[];
+  nodes: Set<string>;
+  /** How long each reconnect took, from the loss to the new welcome, ms. */
+  reconnects: number[];
+}
+
+beforeAll(async () => {
+  cluster = await new PushClusterContainer().withApiKey('chaos-test-publish-key').start();
+});
+
+afterEach(() => {
+  for (const { client } of clients) client.close();
+  clients = [];
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+/**
+ * 30 clients subscribed to `room` on every node: 10 polling-only, 20 polling then WebSocket.
+ * After a node came back, nginx sends it no new session for its `fail_timeout` (5 s): the crowd
+ * is gathered again until it covers every node.
+ */
+async function crowd(room: string): Promise<Observed[]> {
+  for (let attempt = 1; ; attempt++) {
+    const made = await gather(room);
+    const nodes = new Set(made.map(({ client }) => client.node));
+    if (nodes.size === NODE_IDS.length || attempt === 5) {
+      expect([...nodes].sort()).toEqual([...NODE_IDS]);
+      return made;
+    }
+    for (const { client } of made) client.close();
+    await sleep(2000);
+  }
+}
+
+async function gather(room: string): Promise<Observed[]> {
+  const made = Array.from({ length: CLIENTS }, (_, index): Observed => {
+    const client = new PushClient(cluster.url, {
+      transports: index % 3 === 0 ? ['polling'] : ['polling', 'websocket'],
+      token: () => cluster.token({ rooms: [], publish: [] }),
+      ackTimeoutMs: 20_000,
+    });
+    const observed: Observed = { client, offsets: [], nodes: new Set(), reconnects: [] };
+    client.on('message', (envelope) => observed.offsets.push(envelope.offset ?? -1));
+    let lostAt: number | undefined;
+    client.onStatus((status, change) => {
+      if (change.kind === 'disconnected' && lostAt === undefined) lostAt = Date.now();
+      if (change.kind === 'connected') {
+        observed.nodes.add(change.node);
+        if (lostAt !== undefined) observed.reconnects.push(Date.now() - lostAt);
+        lostAt = undefined;
+      }
+      void status;
+    });
+    return observed;
+  });
+  clients = made;
+  await Promise.all(made.map(({ client }) => client.ready()));
+  await Promise.all(made.map(({ client }) => client.subscribe(room)));
+  return made;
+}
+
+/** Publishes to `room` at 100 msgs/s over HTTP through nginx until `stop()`; resolves to the accepted offsets. */
+function publishing(room: string) {
+  let running = true;
+  const accepted: number[] = [];
+  let refused = 0;
+  const done = (async () => {
+    const pending: Promise<void>[] = [];
+    const started = Date.now();
+    for (let seq = 0; running; seq++) {
+      const due = started + (seq * 1000) / RATE;
+      if (due > Date.now()) await sleep(due - Date.now());
+      pending.push(
+        fetch(`${cluster.url}/api/publish`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${cluster.apiKey}`,
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({ room, data: seq }),
+          signal: AbortSignal.timeout(15_000),
+        }).then(
+          async (response) => {
+            const body = (await response.json()) as { offset?: number };
+            if (response.status === 202 && body.offset !== undefined) accepted.push(body.offset);
+            else refused++;
+          },
+          () => {
+            refused++;
+          },
+        ),
+      );
+    }
+    await Promise.all(pending);
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+      return { accepted: accepted.sort((a, b) => a - b), refused };
+    },
+  };
+}
+
+/** Runs `hurt` while messages flow, then accounts for every client and prints the figures. */
+async function underFire(name: string, hurt: () => Promise<void>) {
+  const room = `chaos-${++scenario}-${Date.now().toString(36)}`;
+  const observed = await crowd(room);
+  const stream = publishing(room);
+  await sleep(2000);
+  await hurt();
+  await sleep(3000);
+  const { accepted, refused } = await stream.stop();
+  const expected = new Set(accepted);
+  await waitFor(
+    () => observed.every((o) => accepted.every((offset) => o.offsets.includes(offset))),
+    {
+      timeoutMs: 30_000,
+      what: 'every accepted message at every client',
+    },
+  ).catch(() => undefined);
+
+  const rows = observed.map((o) => {
+    const seen = new Set(o.offsets);
+    return {
+      lost: accepted.filter((offset) => !seen.has(offset)).length,
+      duplicated: o.offsets.length - seen.size,
+      outOfOrder: o.offsets.filter((offset, i) => i > 0 && offset < (o.offsets[i - 1] ?? 0)).length,
+      foreign: o.offsets.filter((offset) => !expected.has(offset)).length,
+      connected: o.client.status.state === 'connected',
+    };
+  });
+  const reconnects = observed.flatMap((o) => o.reconnects).sort((a, b) => a - b);
+  const sum = (key: 'lost' | 'duplicated' | 'outOfOrder' | 'foreign') =>
+    rows.reduce((total, row) => total + row[key], 0);
+  const figures = {
+    accepted: accepted.length,
+    refused,
+    deliveries: accepted.length * CLIENTS,
+    lost: sum('lost'),
+    duplicated: sum('duplicated'),
+    outOfOrder: sum('outOfOrder'),
+    reconnected: reconnects.length,
+    reconnectP50Ms: reconnects[Math.floor(reconnects.length / 2)] ?? null,
+    reconnectMaxMs: reconnects.at(-1) ?? null,
+  };
+  console.log(`chaos: ${name}: ${JSON.stringify(figures)}`);
+  expect(accepted.length).toBeGreaterThan(RATE * 3);
+  expect(rows).toEqual(
+    rows.map(() => ({ lost: 0, duplicated: 0, outOfOrder: 0, foreign: 0, connected: true })),
+  );
+  return { room, figures };
+}
+
+describe('nothing lost under fire, through nginx', () => {
+  it('when a node is killed (SIGKILL): its clients reconnect elsewhere and recover', async () => {
+    const victim: NodeId = 'node2';
+    const { figures } = await underFire('node2 killed', async () => {
+      await cluster.killNode(victim);
+    });
+    expect(figures.reconnected).toBeGreaterThan(0);
+    await cluster.startNode(victim);
+  });
+
+  it('during a rolling restart of every node (SIGTERM, one after another)', async () => {
+    const { room, figures } = await underFire('rolling restart', async () => {
+      for (const id of NODE_IDS) await cluster.restartNode(id);
+    });
+    expect(figures.reconnected).toBeGreaterThanOrEqual(CLIENTS);
+    // The room's history holds at most HISTORY_SIZE (1000) messages.
+    expect(Number(await cluster.redisCli('XLEN', `push:room:${room}:log`))).toBe(
+      Math.min(1000, figures.accepted),
+    );
+  });
+
+  it('when Redis restarts (append-only file on): no node crashes, delivery resumes', async () => {
+    const { figures } = await underFire('Redis restarted', async () => {
+      await cluster.restartRedis();
+    });
+    expect(figures.refused).toBeGreaterThan(0);
+  });
+
+  it('when a node is cut off the network and comes back: its clients catch up', async () => {
+    await underFire('node3 partitioned for 5 s', async () => {
+      await cluster.partitionNode('node3');
+      await sleep(5000);
+      await cluster.healNode('node3');
+    });
+  });
+});
