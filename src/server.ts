@@ -78,7 +78,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     isShuttingDown: () => closing !== undefined,
   });
   const httpServer = createServer();
-  attachSocketServer(io, httpServer, app, config, logger);
+  const stopSocketServer = attachSocketServer(io, httpServer, app, config, logger);
   stampNodeId(httpServer, config.nodeId);
 
   io.use(
@@ -135,6 +135,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
         // Keep-alive connections idle between requests must not hold the server open.
         httpServer.closeIdleConnections();
         connections.close();
+        stopSocketServer();
         await socketsClosed;
         await unixSocketClosed;
         await httpClosed;

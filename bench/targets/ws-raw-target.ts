@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { freePort } from '../shared/free-port.js';
+import { inspectFlag } from '../shared/inspector.js';
 import { REPO_ROOT } from '../shared/repo-root.js';
-import { inspectFlag } from './inspector-gc.js';
 import { httpOk, LocalProcess } from './local-process.js';
 import type { Target } from './target.js';
 

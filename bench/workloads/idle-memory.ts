@@ -1,5 +1,5 @@
 import { round } from '../load/stats.js';
-import { collectGarbage } from '../targets/inspector-gc.js';
+import { collectGarbage } from '../shared/inspector.js';
 import { rssBytes } from '../targets/process-stats.js';
 import { clientSpecs, type WorkloadContext } from './workload-context.js';
 

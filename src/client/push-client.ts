@@ -67,6 +67,7 @@ const RETRIED_ALWAYS: ReadonlySet<string> = new Set([
   'unavailable',
   'too_many_connections',
   'rate_limited',
+  'slow_consumer',
   'internal',
 ]);
 const MAX_RETRY_DELAY_MS = 30_000;

@@ -45,6 +45,8 @@ export interface LimitsConfig {
   clientEventBurst: number;
   /** `POST /api/publish` requests per second per API key (0 = no limit). */
   publishApiRate: number;
+  /** Bytes a node may hold for one client that reads too slowly before it cuts it off. */
+  maxClientBufferBytes: number;
 }
 
 /** Each room's history, kept for clients to recover what they missed. */
@@ -207,6 +209,7 @@ const envSchema = z.object({
   CLIENT_EVENT_RATE: integerIn(1, 100_000, 20),
   CLIENT_EVENT_BURST: integerIn(1, 100_000, 50),
   PUBLISH_API_RATE: integerIn(0, 10_000_000, 1000),
+  MAX_CLIENT_BUFFER_BYTES: integerIn(64 * 1024, 1024 * 1024 * 1024, 1024 * 1024),
   HISTORY_SIZE: integerIn(0, 100_000, 1000),
   HISTORY_TTL: integerIn(1, 30 * 24 * 3600, 600),
 });
@@ -261,6 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
         clientEventRate: values.CLIENT_EVENT_RATE,
         clientEventBurst: values.CLIENT_EVENT_BURST,
         publishApiRate: values.PUBLISH_API_RATE,
+        maxClientBufferBytes: values.MAX_CLIENT_BUFFER_BYTES,
       },
       history: { size: values.HISTORY_SIZE, ttlSeconds: values.HISTORY_TTL },
     },

@@ -33,6 +33,8 @@ export const ErrorCode = {
   ForbiddenOrigin: 'forbidden_origin',
   /** The user already holds `MAX_CONNECTIONS_PER_USER` connections, or the node is full. */
   TooManyConnections: 'too_many_connections',
+  /** The client read too slowly: more than `MAX_CLIENT_BUFFER_BYTES` waited for it. */
+  SlowConsumer: 'slow_consumer',
   /** The HTTP request body is not `application/json`. */
   UnsupportedMediaType: 'unsupported_media_type',
   /** No such HTTP route. */

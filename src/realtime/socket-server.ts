@@ -11,8 +11,13 @@ import { createSessionIdGenerator } from '../cluster/session-id.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
 import { ErrorCode, SOCKET_PATH } from '../protocol/index.js';
-import { describeShapeProblem, patchEngineInternals } from './engine-internals/index.js';
+import {
+  describeShapeProblem,
+  type EngineShapeProblem,
+  patchEngineInternals,
+} from './engine-internals/index.js';
 import type { PushIo } from './push-io.js';
+import { guardSlowConsumers } from './slow-consumer-guard.js';
 
 /**
  * Room for Socket.IO framing around a maximal publish request, so that a request just over
@@ -39,8 +44,11 @@ export function createSocketServer(config: Config): PushIo {
  * `/socket.io/` go to the engine, except new handshakes while the node holds `MAX_CONNECTIONS`
  * connections: those get 503 `too_many_connections` with `Retry-After`, so that nginx tries
  * another node. The engine also gets node-stamped session ids for nginx routing, `X-Node-Id` on
- * the WebSocket upgrade response, a log line for every refused connection, and the patches of its
- * internals that make each connection cheaper (`engine-internals/`).
+ * the WebSocket upgrade response, a log line for every refused connection, the patches of its
+ * internals that make each connection cheaper (`engine-internals/`), and the guard against slow
+ * consumers.
+ *
+ * @returns a function that stops the background work (the slow-consumer guard).
  */
 export function attachSocketServer(
   io: PushIo,
@@ -48,7 +56,7 @@ export function attachSocketServer(
   fallback: RequestListener,
   config: Config,
   logger: Logger,
-): void {
+): () => void {
   const engine = io.engine;
   const full = (req: IncomingMessage): boolean =>
     config.limits.maxConnections > 0 &&
@@ -84,12 +92,14 @@ export function attachSocketServer(
   });
   // Each distinct problem is logged once, not once per connection.
   const reported = new Set<string>();
-  patchEngineInternals(io, (problem) => {
+  const onProblem = (problem: EngineShapeProblem) => {
     const line = describeShapeProblem(problem);
     if (reported.has(line)) return;
     reported.add(line);
     logger.warn({ file: problem.file }, line);
-  });
+  };
+  patchEngineInternals(io, onProblem);
+  return guardSlowConsumers(io, config.limits.maxClientBufferBytes, logger, onProblem);
 }
 
 function isEnginePath(req: IncomingMessage): boolean {

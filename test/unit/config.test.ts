@@ -56,6 +56,7 @@ describe('loadConfig', () => {
         clientEventRate: 20,
         clientEventBurst: 50,
         publishApiRate: 1000,
+        maxClientBufferBytes: 1048576,
       },
       history: { size: 1000, ttlSeconds: 600 },
     });
@@ -97,6 +98,7 @@ describe('loadConfig', () => {
       CLIENT_EVENT_RATE: '5',
       CLIENT_EVENT_BURST: '10',
       PUBLISH_API_RATE: '0',
+      MAX_CLIENT_BUFFER_BYTES: '262144',
       HISTORY_SIZE: '250',
       HISTORY_TTL: '3600',
     });
@@ -127,6 +129,7 @@ describe('loadConfig', () => {
           clientEventRate: 5,
           clientEventBurst: 10,
           publishApiRate: 0,
+          maxClientBufferBytes: 262144,
         },
         history: { size: 250, ttlSeconds: 3600 },
       },

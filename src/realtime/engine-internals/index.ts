@@ -11,6 +11,7 @@ import { compactListenerTables } from './listener-table-compaction.js';
 import type { ShapeProblemListener } from './shape-problem.js';
 
 export { KEPT_HANDSHAKE_HEADERS } from './handshake-request-release.js';
+export { closeNow, queuedBytes } from './outbound-queue.js';
 export {
   describeShapeProblem,
   type EngineShapeProblem,
