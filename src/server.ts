@@ -2,10 +2,14 @@ import { once } from 'node:events';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { guestIdentities } from './auth/guest.js';
+import { compileRoomPatterns } from './auth/room-pattern.js';
 import { createTokenVerifier } from './auth/token-verifier.js';
 import type { ClusterLink } from './cluster/cluster-link.js';
 import { createClusterLink } from './cluster/create-cluster-link.js';
 import { createRoomLog } from './cluster/create-room-log.js';
+import { NodeLiveness } from './cluster/node-liveness.js';
+import { MemoryPresence, type Presence } from './cluster/presence.js';
+import { RedisPresence } from './cluster/redis-presence.js';
 import { redisUserConnections } from './cluster/redis-user-connections.js';
 import {
   memoryUserConnections,
@@ -27,6 +31,7 @@ import { createConnectionHandler } from './realtime/connection-handler.js';
 import { EventRateLimit } from './realtime/event-rate-limit.js';
 import type { PushIo } from './realtime/push-io.js';
 import { RoomDelivery } from './realtime/room-delivery.js';
+import { RoomPresence } from './realtime/room-presence.js';
 import { socketBroadcaster } from './realtime/socket-broadcaster.js';
 import { attachSocketServer, createSocketServer } from './realtime/socket-server.js';
 
@@ -62,17 +67,27 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     config.maxPayloadBytes,
   );
   const verifier = createTokenVerifier(config.auth);
-  const userConnections = userConnectionLimiter(config, link, logger);
+  // This process in Redis: what it counts there is dropped by the others if it dies.
+  const liveness =
+    link.redis === undefined ? undefined : new NodeLiveness(link.redis, config.nodeId);
+  const userConnections = userConnectionLimiter(config, link, liveness, logger);
+  const presence: Presence =
+    link.redis === undefined || liveness === undefined
+      ? new MemoryPresence()
+      : new RedisPresence(link.redis, liveness, logger);
   const rateLimit = new EventRateLimit(
     config.limits.clientEventRate,
     config.limits.clientEventBurst,
   );
   let closing: Promise<void> | undefined;
   let unixSocket: UnixSocketListener | undefined;
+  const presenceRooms = compileRoomPatterns(config.presenceRooms);
   const app = createHttpApp({
     config,
     publisher,
     roomLog,
+    presence,
+    presenceRooms,
     link,
     logger,
     isShuttingDown: () => closing !== undefined,
@@ -98,6 +113,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     userConnections,
     rateLimit,
     rooms: new RoomDelivery(io, roomLog, config.history.size, logger),
+    presence: new RoomPresence(io, presence, presenceRooms, logger),
     logger,
   });
   io.on('connection', connections.onConnection);
@@ -140,6 +156,8 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
         await unixSocketClosed;
         await httpClosed;
         await userConnections.close();
+        await presence.close();
+        await liveness?.close();
         await roomLog.close();
         await link.close();
       })();
@@ -152,10 +170,11 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
 function userConnectionLimiter(
   config: Config,
   link: ClusterLink,
+  liveness: NodeLiveness | undefined,
   logger: Logger,
 ): UserConnectionLimiter {
   const max = config.limits.maxConnectionsPerUser;
   if (max === 0) return UNLIMITED_USER_CONNECTIONS;
-  if (link.redis === undefined) return memoryUserConnections(max);
-  return redisUserConnections(link.redis, config.nodeId, max, logger);
+  if (link.redis === undefined || liveness === undefined) return memoryUserConnections(max);
+  return redisUserConnections(link.redis, liveness, max, logger);
 }

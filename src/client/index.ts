@@ -3,7 +3,7 @@
  * `/push-client.js`) and Node.js.
  */
 
-export type { Envelope, ErrorCode } from '../protocol/index.js';
+export type { Envelope, ErrorCode, PresenceEvent, RoomPosition } from '../protocol/index.js';
 export type {
   ConnectionState,
   ConnectionStatus,

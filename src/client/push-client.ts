@@ -3,6 +3,7 @@ import {
   type AckFailure,
   type ClientToServerEvents,
   type Envelope,
+  type PresenceEvent,
   type ProtocolError,
   type RoomAck,
   type RoomPosition,
@@ -98,6 +99,7 @@ export class PushClient<Events extends EventMap = EventMap> {
   private readonly positions = new Map<string, RoomPosition>();
   private readonly handlers = new Map<string, Set<(envelope: Envelope) => void>>();
   private readonly anyHandlers = new Set<(event: string, envelope: Envelope) => void>();
+  private readonly presenceHandlers = new Set<(change: PresenceEvent) => void>();
   private readonly listeners = new Set<StatusListener>();
   private current: ConnectionStatus = {
     state: 'connecting',
@@ -253,6 +255,32 @@ export class PushClient<Events extends EventMap = EventMap> {
   }
 
   /**
+   * Calls `handler` when a user arrives in or leaves a presence room this client is in.
+   *
+   * @returns a function that removes the handler.
+   */
+  onPresence(handler: (change: PresenceEvent) => void): () => void {
+    this.presenceHandlers.add(handler);
+    return () => {
+      this.presenceHandlers.delete(handler);
+    };
+  }
+
+  /**
+   * The users in a presence room (`PRESENCE_ROOMS`), each once, guests included.
+   *
+   * @throws {@link PushError} with the server's code (`forbidden`, `bad_request` for a room without
+   * presence, …), `timeout` or `closed`.
+   */
+  async presence(room: string): Promise<string[]> {
+    const ack = await this.send(() =>
+      this.socket.timeout(this.ackTimeoutMs).emitWithAck('presence', room),
+    );
+    if (!ack.ok) throw PushError.from(ack.error);
+    return ack.users;
+  }
+
+  /**
    * Joins `room` on the serving node; after a reconnect the client joins it again by itself.
    *
    * @throws {@link PushError} with the server's code (e.g. `invalid_room`), `timeout` or `closed`.
@@ -348,8 +376,13 @@ export class PushClient<Events extends EventMap = EventMap> {
 
   private wire(): void {
     const socket = this.socket;
+    socket.on('presence', (change: PresenceEvent) => {
+      for (const handler of this.presenceHandlers) handler(change);
+    });
     socket.onAny((event: string, envelope: Envelope) => {
-      if (event !== 'welcome' && event !== 'goodbye') this.receive(event, envelope);
+      if (event !== 'welcome' && event !== 'goodbye' && event !== 'presence') {
+        this.receive(event, envelope);
+      }
     });
     socket.on('connect', () => {
       const engine = socket.io.engine;

@@ -1,15 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
+import { ALIVE_PREFIX, type NodeLiveness } from './node-liveness.js';
 import type { UserConnectionLimiter } from './user-connection-limiter.js';
 
 /** Key of a user's connection counts: a hash of node instance → connections. */
 const COUNTS_PREFIX = 'push:user-conns:';
-/** Key that says a node instance is alive; it expires unless the instance renews it. */
-const ALIVE_PREFIX = 'push:node-alive:';
-/** How often a node renews its liveness, and how long the liveness lasts without renewal. */
-const HEARTBEAT_MS = 5_000;
-const ALIVE_TTL_MS = 15_000;
 /** A user's counts are dropped a week after their last connection (a dead node's leftovers). */
 const COUNTS_TTL_S = 7 * 24 * 3600;
 
@@ -40,28 +35,20 @@ return 1
 `;
 
 /**
- * The cluster-wide limiter: counts in Redis, per node instance (`<NODE_ID>:<random>`, new at
- * every start), so that a node that dies leaves no connections counted once its liveness key
- * expires ({@link ALIVE_TTL_MS}), and a restarted node does not inherit its old counts.
+ * The cluster-wide limiter: counts in Redis, per node instance ({@link NodeLiveness}), so that a
+ * node that dies leaves no connections counted once its liveness key expires, and a restarted
+ * node does not inherit its old counts.
  *
  * While Redis is unreachable connections are let in (and logged): the node cannot count, and
  * refusing every user would be worse than letting one exceed its limit for a while.
  */
 export function redisUserConnections(
   redis: Redis,
-  nodeId: string,
+  liveness: NodeLiveness,
   max: number,
   logger: Logger,
 ): UserConnectionLimiter {
-  const instance = `${nodeId}:${randomBytes(6).toString('base64url')}`;
-  const aliveKey = `${ALIVE_PREFIX}${instance}`;
-  // Only while connected: commands sent meanwhile would queue until Redis is back.
-  const renew = () => {
-    if (redis.status === 'ready') redis.set(aliveKey, '1', 'PX', ALIVE_TTL_MS).catch(() => {});
-  };
-  redis.on('ready', renew);
-  renew();
-  const heartbeat = setInterval(renew, HEARTBEAT_MS).unref();
+  const { instance } = liveness;
   return {
     async acquire(userId) {
       // Not connected: commands would queue until Redis is back, holding the handshake.
@@ -88,10 +75,6 @@ export function redisUserConnections(
         logger.warn({ err: error, user: userId }, 'cannot release a user connection count');
       });
     },
-    async close() {
-      clearInterval(heartbeat);
-      redis.off('ready', renew);
-      if (redis.status === 'ready') await redis.del(aliveKey).catch(() => {});
-    },
+    close: async () => {},
   };
 }

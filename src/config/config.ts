@@ -83,6 +83,8 @@ export interface Config {
   auth: AuthConfig;
   limits: LimitsConfig;
   history: HistoryConfig;
+  /** Rooms whose members are tracked, cluster-wide (`PRESENCE_ROOMS` patterns; none by default). */
+  presenceRooms: readonly string[];
 }
 
 /** Log levels accepted by `LOG_LEVEL`. */
@@ -212,6 +214,7 @@ const envSchema = z.object({
   MAX_CLIENT_BUFFER_BYTES: integerIn(64 * 1024, 1024 * 1024 * 1024, 1024 * 1024),
   HISTORY_SIZE: integerIn(0, 100_000, 1000),
   HISTORY_TTL: integerIn(1, 30 * 24 * 3600, 600),
+  PRESENCE_ROOMS: roomPatterns,
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -267,6 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
         maxClientBufferBytes: values.MAX_CLIENT_BUFFER_BYTES,
       },
       history: { size: values.HISTORY_SIZE, ttlSeconds: values.HISTORY_TTL },
+      presenceRooms: values.PRESENCE_ROOMS ?? [],
     },
   };
 }

@@ -1,6 +1,8 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
+import type { RoomPatterns } from '../auth/room-pattern.js';
 import type { ClusterLink } from '../cluster/cluster-link.js';
+import type { Presence } from '../cluster/presence.js';
 import type { RoomLog } from '../cluster/room-log.js';
 import type { Config } from '../config/config.js';
 import type { Publisher } from '../delivery/publisher.js';
@@ -10,6 +12,7 @@ import { cors } from './cors.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { healthRoutes } from './health-routes.js';
 import { historyRoute } from './history-route.js';
+import { presenceRoute } from './presence-route.js';
 import { publishRoute } from './publish-route.js';
 import { webAssets } from './web-assets.js';
 
@@ -18,6 +21,9 @@ export interface HttpAppDeps {
   config: Config;
   publisher: Publisher;
   roomLog: RoomLog;
+  presence: Presence;
+  /** The rooms that track presence. */
+  presenceRooms: RoomPatterns;
   link: ClusterLink;
   logger: Logger;
   isShuttingDown: () => boolean;
@@ -31,6 +37,8 @@ export function createHttpApp({
   config,
   publisher,
   roomLog,
+  presence,
+  presenceRooms,
   link,
   logger,
   isShuttingDown,
@@ -49,6 +57,7 @@ export function createHttpApp({
   });
   app.use(publishRoute({ publisher, authorize, maxPayloadBytes: config.maxPayloadBytes }));
   app.use(historyRoute({ roomLog, authorize, link }));
+  app.use(presenceRoute({ presence, rooms: presenceRooms, authorize, link }));
   app.use(webAssets());
   app.use(notFound);
   app.use(errorHandler(logger));

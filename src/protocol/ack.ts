@@ -20,5 +20,8 @@ export type RoomAck =
 /** The acknowledgement of `publish`: for a room message, its place in the room. */
 export type PublishAck = { ok: true; id: string; offset?: number; epoch?: string } | AckFailure;
 
+/** The acknowledgement of `presence`: the users in the room (each once, guests included). */
+export type PresenceAck = { ok: true; room: string; users: string[] } | AckFailure;
+
 /** The acknowledgement of `refresh`: the new token's expiry (ms since the epoch). */
 export type RefreshAck = { ok: true; expiresAt: number } | AckFailure;

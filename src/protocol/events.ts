@@ -1,4 +1,4 @@
-import type { PublishAck, RefreshAck, RoomAck } from './ack.js';
+import type { PresenceAck, PublishAck, RefreshAck, RoomAck } from './ack.js';
 import type { Envelope, RoomPosition } from './envelope.js';
 import type { ProtocolError } from './error-code.js';
 import type { PublishRequest } from './publish-request.js';
@@ -15,6 +15,13 @@ export interface Welcome {
   guest: boolean;
 }
 
+/** Sent to a presence room's members when a user arrives (first connection) or leaves (last). */
+export interface PresenceEvent {
+  room: string;
+  user: string;
+  action: 'join' | 'leave';
+}
+
 /**
  * Published messages: each arrives under the event name it was published with (`message` by
  * default), chosen at run time by the publisher, and always carries an {@link Envelope}.
@@ -23,9 +30,9 @@ export type EnvelopeEvents = Record<string, (envelope: Envelope) => void>;
 
 /**
  * Events the server emits to clients: `welcome`, `goodbye` (why the server is about to close the
- * connection: `token_expired`, `rate_limited`), and any published event name carrying an
- * envelope. (`welcome` and `goodbye` are reserved event names: no published message can take
- * their place.)
+ * connection: `token_expired`, `rate_limited`, `slow_consumer`, …), `presence` (someone arrived
+ * in or left a presence room), and any published event name carrying an envelope. (Those three
+ * are reserved event names: no published message can take their place.)
  *
  * The intersection is written envelope-events-first so that `welcome` keeps its own payload type
  * where Socket.IO looks up an event's parameters.
@@ -33,6 +40,7 @@ export type EnvelopeEvents = Record<string, (envelope: Envelope) => void>;
 export type ServerToClientEvents = EnvelopeEvents & {
   welcome: (welcome: Welcome) => void;
   goodbye: (reason: ProtocolError) => void;
+  presence: (change: PresenceEvent) => void;
 };
 
 /** How a client subscribes: `since` where it left the room, to get what it missed first. */
@@ -50,6 +58,8 @@ export interface ClientToServerEvents {
   ) => void;
   unsubscribe: (room: string, ack: (result: RoomAck) => void) => void;
   publish: (request: PublishRequest, ack: (result: PublishAck) => void) => void;
+  /** Who is in a presence room. */
+  presence: (room: string, ack: (result: PresenceAck) => void) => void;
   /** A fresh token for the same user, before the current one expires. */
   refresh: (token: string, ack: (result: RefreshAck) => void) => void;
 }
@@ -59,5 +69,6 @@ export const CLIENT_EVENT_NAMES: ReadonlySet<string> = new Set<keyof ClientToSer
   'subscribe',
   'unsubscribe',
   'publish',
+  'presence',
   'refresh',
 ]);

@@ -3,13 +3,14 @@
  * and limits. The one entry point for everything outside `src/protocol/` (server, client library,
  * benchmark and tests).
  */
-export type { AckFailure, PublishAck, RefreshAck, RoomAck } from './ack.js';
+export type { AckFailure, PresenceAck, PublishAck, RefreshAck, RoomAck } from './ack.js';
 export type { Envelope, RoomPosition } from './envelope.js';
 export { ErrorCode, type ProtocolError } from './error-code.js';
 export {
   CLIENT_EVENT_NAMES,
   type ClientToServerEvents,
   type EnvelopeEvents,
+  type PresenceEvent,
   type ServerToClientEvents,
   type SubscribeOptions,
   type Welcome,

@@ -32,6 +32,7 @@ export const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([
   'removeListener',
   'welcome',
   'goodbye',
+  'presence',
 ]);
 
 /** How deep `data` may nest (arrays and objects): deeper JSON is refused as `invalid_data`. */

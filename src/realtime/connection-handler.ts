@@ -8,6 +8,7 @@ import {
   CLIENT_EVENT_NAMES,
   ErrorCode,
   MAX_ROOMS_PER_CONNECTION,
+  type PresenceAck,
   type PublishAck,
   type RefreshAck,
   type RoomAck,
@@ -18,6 +19,7 @@ import type { EventRateLimit } from './event-rate-limit.js';
 import type { PushSocket } from './push-io.js';
 import type { RoomDelivery } from './room-delivery.js';
 import { roomKey, roomOfKey } from './room-key.js';
+import type { RoomPresence } from './room-presence.js';
 import { TokenExpiry } from './token-expiry.js';
 
 /** What a connection handler needs from the node. */
@@ -30,6 +32,8 @@ export interface ConnectionDeps {
   rateLimit: EventRateLimit;
   /** Joins rooms, replaying history to recovering clients. */
   rooms: RoomDelivery;
+  /** Who is in presence rooms. */
+  presence: RoomPresence;
   logger: Logger;
 }
 
@@ -56,7 +60,7 @@ type SocketListener = (this: PushSocket, ...args: unknown[]) => void;
  * connections are what a push node holds most of.
  */
 export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler {
-  const { nodeId, publisher, verifier, userConnections, rateLimit, rooms, logger } = deps;
+  const { nodeId, publisher, verifier, userConnections, rateLimit, rooms, presence, logger } = deps;
 
   /** Says why, then closes the connection from the server side. */
   const cut = (socket: PushSocket, code: ErrorCode, message: string) => {
@@ -145,7 +149,9 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
       );
       return;
     }
+    const joining = !socket.rooms.has(key);
     const { position, recovered } = await rooms.join(socket, name.data, since);
+    if (joining && socket.connected) presence.entered(socket, name.data);
     reply({
       ok: true,
       room: name.data,
@@ -165,7 +171,11 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
       reply(ackFailure(ErrorCode.Forbidden, 'a connection stays in its own user room'));
       return;
     }
-    socket.leave(roomKey(name.data));
+    const key = roomKey(name.data);
+    if (socket.rooms.has(key)) {
+      socket.leave(key);
+      presence.left(socket, name.data);
+    }
     reply({ ok: true, room: name.data });
   });
 
@@ -177,6 +187,30 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
     }
     const { id, offset, epoch } = result.envelope;
     reply(offset === undefined ? { ok: true, id } : { ok: true, id, offset, epoch });
+  });
+
+  const onPresence = guard<PresenceAck>('presence', async (socket, [room], reply) => {
+    const name = roomNameSchema.safeParse(room);
+    if (!name.success) {
+      reply(ackFailure(ErrorCode.InvalidRoom, name.error.issues[0]?.message ?? 'invalid room'));
+      return;
+    }
+    if (!canSubscribe(socket.data.identity, name.data)) {
+      reply(ackFailure(ErrorCode.Forbidden, `this connection may not see who is in ${name.data}`));
+      return;
+    }
+    if (!presence.enabled(name.data)) {
+      reply(
+        ackFailure(ErrorCode.BadRequest, `${name.data} does not track presence (PRESENCE_ROOMS)`),
+      );
+      return;
+    }
+    const users = await presence.members(name.data).catch(() => undefined);
+    reply(
+      users === undefined
+        ? ackFailure(ErrorCode.Unavailable, 'presence is unavailable right now; retry')
+        : { ok: true, room: name.data, users },
+    );
   });
 
   const onRefresh = guard<RefreshAck>('refresh', async (socket, [token], reply) => {
@@ -220,6 +254,10 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
     );
   };
 
+  function onDisconnecting(this: PushSocket): void {
+    presence.leftAll(this);
+  }
+
   function onDisconnect(this: PushSocket, reason: string): void {
     const { identity } = this.data;
     logger.debug({ sid: this.id, user: identity.userId, reason }, 'client disconnected');
@@ -241,6 +279,8 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
       socket.on('publish', onPublish);
       socket.on('refresh', onRefresh);
       socket.onAny(onAny);
+      socket.on('presence', onPresence);
+      if (presence.active) socket.on('disconnecting', onDisconnecting);
       socket.on('disconnect', onDisconnect);
       socket.emit('welcome', {
         node: nodeId,

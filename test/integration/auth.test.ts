@@ -2,6 +2,7 @@ import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redi
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PushClient, type StatusChange } from '../../src/client/index.js';
+import { NodeLiveness } from '../../src/cluster/node-liveness.js';
 import { redisUserConnections } from '../../src/cluster/redis-user-connections.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { postPublish } from '../support/http-publish.js';
@@ -374,8 +375,10 @@ describe('connections per user across nodes', () => {
   it("drops a dead node's counts once its liveness expires", async () => {
     const redisClient = new Redis(redis.getConnectionUrl());
     const silent = createLogger('t', 'silent');
-    const doomed = redisUserConnections(redisClient, 'doomed', 2, silent);
-    const survivor = redisUserConnections(redisClient, 'survivor', 2, silent);
+    const doomedNode = new NodeLiveness(redisClient, 'doomed');
+    const survivorNode = new NodeLiveness(redisClient, 'survivor');
+    const doomed = redisUserConnections(redisClient, doomedNode, 2, silent);
+    const survivor = redisUserConnections(redisClient, survivorNode, 2, silent);
     try {
       await waitFor(() => redisClient.status === 'ready', { what: 'Redis client' });
       expect(await doomed.acquire('kim')).toBe(true);
@@ -390,8 +393,8 @@ describe('connections per user across nodes', () => {
         expect.stringMatching(/^survivor:/),
       ]);
     } finally {
-      await doomed.close();
-      await survivor.close();
+      await doomedNode.close();
+      await survivorNode.close();
       redisClient.disconnect();
     }
   });

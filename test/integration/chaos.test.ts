@@ -30,7 +30,10 @@ interface Observed {
 }
 
 beforeAll(async () => {
-  cluster = await new PushClusterContainer().withApiKey('chaos-test-publish-key').start();
+  cluster = await new PushClusterContainer()
+    .withApiKey('chaos-test-publish-key')
+    .withNodeEnvironment({ PRESENCE_ROOMS: 'chaos-*' })
+    .start();
 });
 
 afterEach(() => {
@@ -181,12 +184,28 @@ async function underFire(name: string, hurt: () => Promise<void>) {
 }
 
 describe('nothing lost under fire, through nginx', () => {
-  it('when a node is killed (SIGKILL): its clients reconnect elsewhere and recover', async () => {
+  it('when a node is killed (SIGKILL): its clients reconnect elsewhere and recover, no ghosts left', async () => {
     const victim: NodeId = 'node2';
-    const { figures } = await underFire('node2 killed', async () => {
+    let killedAt = 0;
+    const { room, figures } = await underFire('node2 killed', async () => {
       await cluster.killNode(victim);
+      killedAt = Date.now();
     });
     expect(figures.reconnected).toBeGreaterThan(0);
+    // Presence: the users of the dead node's connections (each reconnect is a new user here) are
+    // gone within 15 s of the kill; everyone connected now is there.
+    const present = async () => {
+      const response = await fetch(`${cluster.url}/api/rooms/${room}/presence`, {
+        headers: { authorization: `Bearer ${cluster.apiKey}` },
+      });
+      return ((await response.json()) as { users: string[] }).users.sort();
+    };
+    const connected = clients.map(({ client }) => client.user ?? '').sort();
+    await waitFor(async () => JSON.stringify(await present()) === JSON.stringify(connected), {
+      timeoutMs: Math.max(1000, killedAt + 15_000 - Date.now()),
+      what: 'presence without ghosts, 15 s after the kill',
+    });
+    console.log(`chaos: presence without ghosts ${Date.now() - killedAt} ms after the kill`);
     await cluster.startNode(victim);
   });
 

@@ -2,6 +2,7 @@ import { io, type Socket } from 'socket.io-client';
 import type {
   ClientToServerEvents,
   Envelope,
+  PresenceEvent,
   ServerToClientEvents,
 } from '../../src/protocol/index.js';
 import { sleep } from './wait.js';
@@ -18,6 +19,8 @@ export interface TestClient {
   user: string;
   /** Envelopes received under any event name, in arrival order, with the event name. */
   received: Array<{ event: string; envelope: Envelope }>;
+  /** Presence changes received, in order. */
+  presence: PresenceEvent[];
   /** Envelopes received with the given id (to count duplicates). */
   receivedWithId(id: string): number;
   close(): void;
@@ -58,8 +61,12 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
     auth: token === undefined ? {} : { token },
   });
   const received: TestClient['received'] = [];
+  const presence: PresenceEvent[] = [];
+  socket.on('presence', (change) => presence.push(change));
   socket.onAny((event: string, envelope: Envelope) => {
-    if (event !== 'welcome' && event !== 'goodbye') received.push({ event, envelope });
+    if (event !== 'welcome' && event !== 'goodbye' && event !== 'presence') {
+      received.push({ event, envelope });
+    }
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -79,6 +86,7 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
         sid,
         user,
         received,
+        presence,
         receivedWithId: (id) => received.filter(({ envelope }) => envelope.id === id).length,
         close: () => socket.close(),
       };

@@ -59,6 +59,7 @@ describe('loadConfig', () => {
         maxClientBufferBytes: 1048576,
       },
       history: { size: 1000, ttlSeconds: 600 },
+      presenceRooms: [],
     });
     expect(config.publishApiKeys).toHaveLength(1);
     expect(config.publishApiKeys[0]?.length).toBeGreaterThanOrEqual(32);
@@ -101,6 +102,7 @@ describe('loadConfig', () => {
       MAX_CLIENT_BUFFER_BYTES: '262144',
       HISTORY_SIZE: '250',
       HISTORY_TTL: '3600',
+      PRESENCE_ROOMS: 'chat:*, lobby',
     });
     expect(result).toEqual({
       ok: true,
@@ -132,6 +134,7 @@ describe('loadConfig', () => {
           maxClientBufferBytes: 262144,
         },
         history: { size: 250, ttlSeconds: 3600 },
+        presenceRooms: ['chat:*', 'lobby'],
       },
     });
   });

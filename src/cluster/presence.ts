@@ -1,0 +1,64 @@
+/** A user arriving in a room (their first connection in it) or leaving it (their last). */
+export interface PresenceChange {
+  room: string;
+  user: string;
+  action: 'join' | 'leave';
+}
+
+/**
+ * Who is in each presence room, cluster-wide: users, each counted once however many connections
+ * (tabs, devices, nodes) they have in the room.
+ */
+export interface Presence {
+  /** Counts one more connection of `user` in `room`; true when it is the user's first there. */
+  join(room: string, user: string): Promise<boolean>;
+  /** Counts one connection fewer; true when it was the user's last in `room`. */
+  leave(room: string, user: string): Promise<boolean>;
+  /** The users in `room`. */
+  members(room: string): Promise<string[]>;
+  /**
+   * Calls `listener` for users who left because the node that held their connections died (found
+   * within seconds of its liveness running out): the caller announces them.
+   */
+  onReaped(listener: (change: PresenceChange) => void): void;
+  close(): Promise<void>;
+}
+
+/** Presence in this process, for a single node. */
+export class MemoryPresence implements Presence {
+  private readonly rooms = new Map<string, Map<string, number>>();
+
+  async join(room: string, user: string): Promise<boolean> {
+    let users = this.rooms.get(room);
+    if (users === undefined) {
+      users = new Map();
+      this.rooms.set(room, users);
+    }
+    const count = (users.get(user) ?? 0) + 1;
+    users.set(user, count);
+    return count === 1;
+  }
+
+  async leave(room: string, user: string): Promise<boolean> {
+    const users = this.rooms.get(room);
+    const count = (users?.get(user) ?? 0) - 1;
+    if (users === undefined || count < 0) return false;
+    if (count > 0) {
+      users.set(user, count);
+      return false;
+    }
+    users.delete(user);
+    if (users.size === 0) this.rooms.delete(room);
+    return true;
+  }
+
+  async members(room: string): Promise<string[]> {
+    return [...(this.rooms.get(room)?.keys() ?? [])];
+  }
+
+  onReaped(_listener: (change: PresenceChange) => void): void {
+    // One process: no other node can die under it.
+  }
+
+  async close(): Promise<void> {}
+}

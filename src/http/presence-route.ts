@@ -1,0 +1,54 @@
+import { type RequestHandler, Router } from 'express';
+import type { RoomPatterns } from '../auth/room-pattern.js';
+import type { ClusterLink } from '../cluster/cluster-link.js';
+import type { Presence } from '../cluster/presence.js';
+import { roomNameSchema } from '../delivery/room-name.js';
+import { ErrorCode } from '../protocol/index.js';
+import { HttpError } from './http-error.js';
+
+/** What the presence route needs. */
+export interface PresenceRouteDeps {
+  presence: Presence;
+  /** The rooms that track presence (`PRESENCE_ROOMS`). */
+  rooms: RoomPatterns;
+  /** Admits the request (the API key and its rate), or answers it. */
+  authorize: RequestHandler;
+  link: ClusterLink;
+}
+
+/**
+ * `GET /api/rooms/:room/presence` with the API key: `{ room, users }`, the users in a presence
+ * room (each once, however many connections; guests included). 400 for a room that does not
+ * track presence, 503 while Redis is unreachable.
+ */
+export function presenceRoute({ presence, rooms, authorize, link }: PresenceRouteDeps): Router {
+  const router = Router();
+  router.get('/api/rooms/:room/presence', authorize, (req, res, next) => {
+    const room = roomNameSchema.safeParse(req.params.room);
+    if (!room.success) {
+      next(
+        new HttpError(400, ErrorCode.InvalidRoom, room.error.issues[0]?.message ?? 'invalid room'),
+      );
+      return;
+    }
+    if (!rooms.matches(room.data)) {
+      next(
+        new HttpError(
+          400,
+          ErrorCode.BadRequest,
+          `${room.data} does not track presence (PRESENCE_ROOMS)`,
+        ),
+      );
+      return;
+    }
+    if (!link.isReady()) {
+      res.set('Retry-After', '1');
+      next(
+        new HttpError(503, ErrorCode.Unavailable, 'the cluster bus is unreachable; retry later'),
+      );
+      return;
+    }
+    presence.members(room.data).then((users) => res.json({ room: room.data, users }), next);
+  });
+  return router;
+}
