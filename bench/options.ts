@@ -3,9 +3,23 @@ import { parseArgs } from 'node:util';
 import type { SocketIoClientKind } from './load/messages.js';
 
 /** Every target the benchmark can start itself. */
-export const TARGET_NAMES = ['cluster', 'single', 'ws-raw'] as const;
+export const TARGET_NAMES = ['cluster', 'cluster-no-history', 'single', 'ws-raw'] as const;
+/** Targets that run only some workloads: the history comparison needs only these two. */
+export const TARGET_WORKLOADS: Readonly<Record<string, readonly string[]>> = {
+  'cluster-no-history': ['fanout', 'saturation'],
+  single: ['idle', 'connect', 'fanout', 'auth', 'saturation', 'rooms'],
+  'ws-raw': ['idle', 'connect', 'fanout', 'auth', 'saturation', 'rooms'],
+};
 /** Every workload. */
-export const WORKLOAD_NAMES = ['idle', 'connect', 'fanout', 'auth', 'saturation', 'rooms'] as const;
+export const WORKLOAD_NAMES = [
+  'idle',
+  'connect',
+  'fanout',
+  'auth',
+  'saturation',
+  'rooms',
+  'recovery',
+] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
 const CLIENT_KINDS = ['raw', 'socket.io-client'] as const;
 

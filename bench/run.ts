@@ -5,14 +5,20 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { LoadGenerator } from './load/load-generator.js';
-import { type BenchOptions, parseOptions, USAGE, type WorkloadName } from './options.js';
+import {
+  type BenchOptions,
+  parseOptions,
+  TARGET_WORKLOADS,
+  USAGE,
+  type WorkloadName,
+} from './options.js';
 import { type BenchReport, problems, ratios, type TargetResults } from './report/bench-report.js';
 import { latencyChart } from './report/latency-chart.js';
 import { describeMachine } from './report/machine.js';
 import { markdownTable } from './report/markdown-table.js';
 import { Progress } from './report/progress.js';
 import { REPO_ROOT } from './shared/repo-root.js';
-import { startClusterTarget } from './targets/cluster-target.js';
+import { startClusterTarget, startClusterWithoutHistoryTarget } from './targets/cluster-target.js';
 import { retryOnPortClash } from './targets/local-process.js';
 import { startSingleTarget } from './targets/single-target.js';
 import type { Target } from './targets/target.js';
@@ -22,12 +28,14 @@ import { authCost } from './workloads/auth-cost.js';
 import { connect } from './workloads/connect.js';
 import { fanout } from './workloads/fanout.js';
 import { idleMemory } from './workloads/idle-memory.js';
+import { recovery } from './workloads/recovery.js';
 import { rooms } from './workloads/rooms.js';
 import { saturation } from './workloads/saturation.js';
 import type { WorkloadContext } from './workloads/workload-context.js';
 
 const STARTERS: Record<string, (options: BenchOptions) => Promise<Target>> = {
   cluster: startClusterTarget,
+  'cluster-no-history': startClusterWithoutHistoryTarget,
   single: startSingleTarget,
   'ws-raw': startWsRawTarget,
   url: async (options) => urlTarget(options.url ?? '', options.jwtSecret),
@@ -52,6 +60,9 @@ async function runWorkload(name: WorkloadName, context: WorkloadContext, results
       break;
     case 'rooms':
       results.rooms = (await rooms(context)) ?? null;
+      break;
+    case 'recovery':
+      results.recovery = (await recovery(context)) ?? null;
       break;
   }
 }
@@ -89,6 +100,11 @@ async function main(): Promise<number> {
       targets.push(results);
       try {
         for (const workload of options.workloads) {
+          const only = TARGET_WORKLOADS[name];
+          if (only !== undefined && !only.includes(workload)) {
+            progress.finish();
+            continue;
+          }
           progress.start(`${name}: ${workload}`);
           const context = {
             target,

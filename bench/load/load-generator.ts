@@ -99,7 +99,7 @@ export class LoadGenerator {
   }
 
   /** Ends the phase: per-client accounting against `rooms` (the room of each message). */
-  async collect(rooms: Array<string | null>): Promise<PhaseResult> {
+  async collect(rooms: Array<string | null | undefined>): Promise<PhaseResult> {
     const replies = await Promise.all(
       this.workers.map((w) => request(w, { type: 'collect', rooms }, 'collected')),
     );
@@ -107,6 +107,24 @@ export class LoadGenerator {
       tally: addTallies(replies.map((r) => r.tally)),
       latencies: concatSamples(replies.map((r) => r.latencies)),
       workerUtilization: replies.map((r) => Math.round(r.eventLoopUtilization * 100) / 100),
+    };
+  }
+
+  /** How the client-library clients came through their reconnects, summed over the workers. */
+  async recovery(): Promise<{
+    reconnected: number;
+    notRecovered: number;
+    replayed: number;
+    caughtUpAt: Float64Array;
+  }> {
+    const replies = await Promise.all(
+      this.workers.map((w) => request(w, { type: 'recovery' }, 'recovery')),
+    );
+    return {
+      reconnected: replies.reduce((sum, r) => sum + r.reconnected, 0),
+      notRecovered: replies.reduce((sum, r) => sum + r.notRecovered, 0),
+      replayed: replies.reduce((sum, r) => sum + r.replayed, 0),
+      caughtUpAt: concatSamples(replies.map((r) => r.caughtUpAt)),
     };
   }
 

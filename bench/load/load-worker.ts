@@ -4,6 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { io, type Socket } from 'socket.io-client';
+import { PushClient } from '../../src/client/index.js';
 import type { Envelope } from '../../src/protocol/index.js';
 import { LeanWebSocket } from './lean-websocket.js';
 import type { BenchPayload, ClientSpec, DeliveryTally, FromWorker, ToWorker } from './messages.js';
@@ -15,6 +16,14 @@ interface SimulatedClient {
   /** Receipts per message sequence number in the current phase. */
   seen: Uint8Array;
   close(): void;
+  /** For the client library: how its last reconnect went. */
+  recovery?: {
+    lostAt?: number;
+    welcomedAt?: number;
+    caughtUpAt?: number;
+    notRecovered: number;
+    replayed: number;
+  };
 }
 
 const port = parentPort;
@@ -79,6 +88,65 @@ function connectSocketIo(spec: ClientSpec): Promise<SimulatedClient> {
   });
 }
 
+/** The project's client library: it reconnects through the load balancer and recovers its rooms. */
+async function connectPushClient(spec: ClientSpec): Promise<SimulatedClient> {
+  const pushClient = new PushClient(spec.url, {
+    transports: ['websocket'],
+    ...(spec.token === undefined ? {} : { token: spec.token }),
+    ackTimeoutMs: 30_000,
+  });
+  const recovery: NonNullable<SimulatedClient['recovery']> = { notRecovered: 0, replayed: 0 };
+  const client: SimulatedClient = {
+    rooms: new Set(spec.rooms),
+    seen: new Uint8Array(0),
+    close: () => pushClient.close(),
+    recovery,
+  };
+  pushClient.on('message', (envelope) => {
+    const payload = envelope.data as BenchPayload | undefined;
+    const { lostAt, welcomedAt } = recovery;
+    // Published while the client was away, received after it came back: replayed.
+    if (
+      payload !== undefined &&
+      lostAt !== undefined &&
+      (welcomedAt === undefined || payload.t < welcomedAt)
+    ) {
+      recovery.replayed++;
+    }
+    receive(client, payload);
+  });
+  pushClient.onStatus((_status, change) => {
+    if (change.kind === 'disconnected' && !closing) {
+      disconnects++;
+      recovery.lostAt = nowMs();
+      recovery.welcomedAt = undefined;
+    } else if (change.kind === 'connected' && change.reconnected) {
+      recovery.welcomedAt = nowMs();
+    } else if (change.kind === 'resubscribed') {
+      recovery.caughtUpAt = nowMs();
+      recovery.notRecovered += change.notRecovered.length + change.failed.length;
+    }
+  });
+  await pushClient.ready();
+  for (const room of spec.rooms) await pushClient.subscribe(room);
+  return client;
+}
+
+function recoveryStats(): void {
+  const reconnected = clients.filter((c) => c.recovery?.caughtUpAt !== undefined);
+  const caughtUpAt = Float64Array.from(reconnected.map((c) => c.recovery?.caughtUpAt ?? 0));
+  reply(
+    {
+      type: 'recovery',
+      reconnected: reconnected.length,
+      notRecovered: reconnected.reduce((sum, c) => sum + (c.recovery?.notRecovered ?? 0), 0),
+      replayed: clients.reduce((sum, c) => sum + (c.recovery?.replayed ?? 0), 0),
+      caughtUpAt,
+    },
+    [caughtUpAt.buffer],
+  );
+}
+
 async function connectRaw(spec: ClientSpec): Promise<SimulatedClient> {
   const client: SimulatedClient = {
     rooms: new Set(spec.rooms),
@@ -130,7 +198,9 @@ async function connect(specs: ClientSpec[]): Promise<void> {
             ? await connectWs(spec)
             : spec.client === 'raw'
               ? await connectRaw(spec)
-              : await connectSocketIo(spec);
+              : spec.client === 'push-client'
+                ? await connectPushClient(spec)
+                : await connectSocketIo(spec);
         clients.push(client);
         connectMs[ok++] = nowMs() - started;
       } catch (error) {
@@ -143,7 +213,7 @@ async function connect(specs: ClientSpec[]): Promise<void> {
   reply({ type: 'connected', ok, errors: errors.slice(0, 20), connectMs: times }, [times.buffer]);
 }
 
-function collect(rooms: Array<string | null>): void {
+function collect(rooms: Array<string | null | undefined>): void {
   const tally: DeliveryTally = {
     expected: 0,
     delivered: 0,
@@ -196,6 +266,9 @@ port.on('message', (message: ToWorker) => {
       break;
     case 'collect':
       collect(message.rooms);
+      break;
+    case 'recovery':
+      recoveryStats();
       break;
     case 'close': {
       closing = true;

@@ -1,7 +1,10 @@
 import type { TargetProtocol } from '../targets/target.js';
 
-/** Which client simulates a Socket.IO user. */
-export type SocketIoClientKind = 'socket.io-client' | 'raw';
+/**
+ * Which client simulates a Socket.IO user: the real `socket.io-client`, the protocol-level raw
+ * client, or the project's own client library (`PushClient`: reconnects and recovers by itself).
+ */
+export type SocketIoClientKind = 'socket.io-client' | 'raw' | 'push-client';
 
 /** One simulated client: where it connects and which rooms it joins. */
 export interface ClientSpec {
@@ -29,7 +32,8 @@ export type ToWorker =
   | { type: 'connect'; clients: ClientSpec[] }
   | { type: 'phase'; maxSeq: number }
   | { type: 'count' }
-  | { type: 'collect'; rooms: Array<string | null> }
+  | { type: 'collect'; rooms: Array<string | null | undefined> }
+  | { type: 'recovery' }
   | { type: 'close' };
 
 /** Worker → coordinator. */
@@ -42,7 +46,18 @@ export type FromWorker =
       latencies: Float64Array;
       eventLoopUtilization: number;
     }
-  | { type: 'closed'; disconnects: number };
+  | { type: 'closed'; disconnects: number }
+  | {
+      type: 'recovery';
+      /** Clients that lost their connection and were welcomed again. */
+      reconnected: number;
+      /** Of those, rooms the server could not recover. */
+      notRecovered: number;
+      /** Messages missed live and received after the reconnect (the replay). */
+      replayed: number;
+      /** When each reconnected client had rejoined and recovered (ms, {@link nowMs} clock). */
+      caughtUpAt: Float64Array;
+    };
 
 /** Delivery accounting of one phase, per client and message, summed. */
 export interface DeliveryTally {

@@ -3,6 +3,7 @@ import type { AuthCostResult } from '../workloads/auth-cost.js';
 import type { ConnectBurst } from '../workloads/connect.js';
 import type { FanoutResult } from '../workloads/fanout.js';
 import type { IdleMemoryResult } from '../workloads/idle-memory.js';
+import type { RecoveryResult } from '../workloads/recovery.js';
 import type { RoomsResult } from '../workloads/rooms.js';
 import type { SaturationResult } from '../workloads/saturation.js';
 import type { MachineDescription } from './machine.js';
@@ -19,6 +20,8 @@ export interface TargetResults {
   saturation?: SaturationResult;
   /** `null`: the target has no rooms (ws-raw). */
   rooms?: RoomsResult | null;
+  /** `null`: the benchmark cannot kill the target's servers. */
+  recovery?: RecoveryResult | null;
   /** Set when the target failed to start or a workload failed. */
   error?: string;
 }
@@ -60,7 +63,7 @@ export function ratios(targets: TargetResults[]): Ratio[] {
   const cluster = byName.get('cluster');
   if (cluster === undefined) return [];
   const out: Ratio[] = [];
-  for (const over of ['single', 'ws-raw']) {
+  for (const over of ['cluster-no-history', 'single', 'ws-raw']) {
     const base = byName.get(over);
     if (base === undefined) continue;
     for (const { metric, read } of METRICS) {
@@ -91,6 +94,16 @@ export function problems(targets: TargetResults[]): string[] {
       if (m.misdelivered > 0) found.push(`${t.name} ${name}: ${m.misdelivered} misdelivered`);
       if (m.refused > 0) found.push(`${t.name} ${name}: ${m.refused} publishes refused`);
       if (m.disconnects > 0) found.push(`${t.name} ${name}: ${m.disconnects} disconnects`);
+    }
+    const recovered = t.recovery ?? undefined;
+    if (recovered !== undefined) {
+      if (recovered.lost > 0) found.push(`${t.name} recovery: ${recovered.lost} deliveries lost`);
+      if (recovered.duplicated > 0) {
+        found.push(`${t.name} recovery: ${recovered.duplicated} duplicates`);
+      }
+      if (recovered.notRecovered > 0) {
+        found.push(`${t.name} recovery: ${recovered.notRecovered} rooms not recovered`);
+      }
     }
     for (const [name, burst] of [
       ['connect', t.connect],

@@ -134,6 +134,36 @@ export function markdownTable(report: BenchReport): string {
             ? 'n/a'
             : dash,
     ],
+    [
+      'recovery',
+      `${options.clients} clients, ${options.rate} msgs/s, node2 killed: clients reconnected / messages replayed`,
+      (t) =>
+        t.recovery === null
+          ? 'n/a'
+          : t.recovery
+            ? `${num(t.recovery.reconnected)} / ${num(t.recovery.replayed)}`
+            : dash,
+    ],
+    [
+      '',
+      'caught up after the kill: p50 / max ms',
+      (t) =>
+        t.recovery === null
+          ? 'n/a'
+          : t.recovery
+            ? `${num(t.recovery.catchUp.p50)} / ${num(t.recovery.catchUp.max)}`
+            : dash,
+    ],
+    [
+      '',
+      'lost / duplicated / not recovered',
+      (t) =>
+        t.recovery === null
+          ? 'n/a'
+          : t.recovery
+            ? `${t.recovery.lost} / ${t.recovery.duplicated} / ${t.recovery.notRecovered}`
+            : dash,
+    ],
   ];
   const ratioColumns = [...new Set(report.ratios.map((r) => r.over))];
   const header = [

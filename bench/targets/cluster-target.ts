@@ -23,7 +23,19 @@ function program(name: string): string {
  * The product as deployed, on loopback: Redis, three nodes from the built code, and nginx with
  * the project's config. Needs Debian's `redis-server` and `nginx` (`bench/setup.sh`).
  */
-export async function startClusterTarget(): Promise<Target> {
+export function startClusterTarget(): Promise<Target> {
+  return startCluster('cluster', {});
+}
+
+/**
+ * The same cluster with room history off (`HISTORY_SIZE=0`): offsets and order still go through
+ * Redis's script, without the stream. Set against `cluster`, it shows what keeping history costs.
+ */
+export function startClusterWithoutHistoryTarget(): Promise<Target> {
+  return startCluster('cluster-no-history', { HISTORY_SIZE: '0' });
+}
+
+async function startCluster(name: string, nodeEnv: Record<string, string>): Promise<Target> {
   const started: LocalProcess[] = [];
   const dir = await mkdtemp(join(tmpdir(), 'push-bench-'));
   try {
@@ -51,6 +63,7 @@ export async function startClusterTarget(): Promise<Target> {
         startPushNode(id, port, {
           REDIS_URL: `redis://127.0.0.1:${redisPort}`,
           LISTEN_SOCKET: socket,
+          ...nodeEnv,
         }),
       ),
     );
@@ -79,8 +92,11 @@ export async function startClusterTarget(): Promise<Target> {
     );
 
     return {
-      name: 'cluster',
-      description: '3 nodes + Redis pub/sub + nginx (the project config), all on loopback',
+      name,
+      description:
+        name === 'cluster'
+          ? '3 nodes + Redis + nginx (the project config), all on loopback'
+          : '3 nodes + Redis + nginx, room history off (HISTORY_SIZE=0)',
       protocol: 'socket.io',
       url: `http://127.0.0.1:${port}`,
       tokenSecret: BENCH_JWT_SECRET,
@@ -89,6 +105,11 @@ export async function startClusterTarget(): Promise<Target> {
         { name: 'redis', pid: redis.pid },
         { name: 'nginx', pid: nginx.pid },
       ],
+      kill: async (server) => {
+        const node = nodes.find((n) => n.server.name === server);
+        if (node === undefined) throw new Error(`no node ${server} in ${name}`);
+        await node.process.kill();
+      },
       stop: async () => {
         await stopAll(started);
         await rm(dir, { recursive: true, force: true });

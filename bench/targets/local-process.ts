@@ -58,6 +58,13 @@ export class LocalProcess {
     clearTimeout(timer);
   }
 
+  /** SIGKILL, as a crash: no shutdown of any kind. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
   /** Polls `check` until it holds; fails early, with the output, if the process exits. */
   async waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

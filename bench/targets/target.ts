@@ -33,4 +33,6 @@ export interface Target {
   infrastructure: ServerProcess[];
   /** Stops whatever the benchmark started for this target. */
   stop(): Promise<void>;
+  /** Kills one of its servers (SIGKILL), by name; absent where the benchmark cannot. */
+  kill?(server: string): Promise<void>;
 }

@@ -161,9 +161,10 @@ describe('the demo page through nginx', () => {
       .getByTestId('notice')
       .filter({ hasText: 'Reconnected through the load balancer' })
       .waitFor({ timeout: 20_000 });
+    // Back on another node, it recovered both rooms from their history.
     await page.page
       .getByTestId('notice')
-      .filter({ hasText: `Rejoined #lobby, #${room}.` })
+      .filter({ hasText: `Rejoined #lobby, #${room}. Caught up on what #lobby, #${room} sent meanwhile.` })
       .waitFor();
     await page.waitForState('connected');
     const now = await page.node();
