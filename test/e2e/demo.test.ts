@@ -164,7 +164,9 @@ describe('the demo page through nginx', () => {
     // Back on another node, it recovered both rooms from their history.
     await page.page
       .getByTestId('notice')
-      .filter({ hasText: `Rejoined #lobby, #${room}. Caught up on what #lobby, #${room} sent meanwhile.` })
+      .filter({
+        hasText: `Rejoined #lobby, #${room}. Caught up on what #lobby, #${room} sent meanwhile.`,
+      })
       .waitFor();
     await page.waitForState('connected');
     const now = await page.node();
