@@ -18,7 +18,7 @@ import {
 } from './cluster/user-connection-limiter.js';
 import type { Config } from './config/config.js';
 import { Publisher } from './delivery/publisher.js';
-import { createHttpApp } from './http/app.js';
+import { createAdminApp, createHttpApp } from './http/app.js';
 import { stampNodeId } from './http/node-id-header.js';
 import {
   LISTEN_BACKLOG,
@@ -26,11 +26,14 @@ import {
   type UnixSocketListener,
 } from './http/unix-socket-listener.js';
 import type { Logger } from './observability/logger.js';
+import { NodeMetrics, type NodeState } from './observability/metrics.js';
+import { USER_ROOM_PREFIX } from './protocol/index.js';
 import { authenticateConnections } from './realtime/connection-auth.js';
 import { createConnectionHandler } from './realtime/connection-handler.js';
 import { EventRateLimit } from './realtime/event-rate-limit.js';
 import type { PushIo } from './realtime/push-io.js';
 import { RoomDelivery } from './realtime/room-delivery.js';
+import { roomKey } from './realtime/room-key.js';
 import { RoomPresence } from './realtime/room-presence.js';
 import { socketBroadcaster } from './realtime/socket-broadcaster.js';
 import { attachSocketServer, createSocketServer } from './realtime/socket-server.js';
@@ -58,6 +61,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
   const link = createClusterLink(config.redisUrl, logger);
   const io = createSocketServer(config);
   link.attach(io);
+  const metrics = new NodeMetrics(config.nodeId, nodeState(io, link));
   const roomLog = createRoomLog(link, config.history, logger);
   const publisher = new Publisher(
     socketBroadcaster(io),
@@ -65,6 +69,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     link,
     config.nodeId,
     config.maxPayloadBytes,
+    metrics,
   );
   const verifier = createTokenVerifier(config.auth);
   // This process in Redis: what it counts there is dropped by the others if it dies.
@@ -89,11 +94,14 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     presence,
     presenceRooms,
     link,
+    metrics,
     logger,
     isShuttingDown: () => closing !== undefined,
   });
   const httpServer = createServer();
-  const stopSocketServer = attachSocketServer(io, httpServer, app, config, logger);
+  const stopSocketServer = attachSocketServer(io, httpServer, app, config, metrics, logger);
+  const adminServer =
+    config.adminPort === undefined ? undefined : createServer(createAdminApp(metrics, logger));
   stampNodeId(httpServer, config.nodeId);
 
   io.use(
@@ -103,6 +111,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
       corsOrigins: config.corsOrigins,
       userConnections,
       rateLimit,
+      metrics,
       logger,
     }),
   );
@@ -112,7 +121,8 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     verifier,
     userConnections,
     rateLimit,
-    rooms: new RoomDelivery(io, roomLog, config.history.size, logger),
+    metrics,
+    rooms: new RoomDelivery(io, roomLog, config.history.size, metrics, logger),
     presence: new RoomPresence(io, presence, presenceRooms, logger),
     logger,
   });
@@ -130,6 +140,14 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
         'listening',
       );
       const { port } = httpServer.address() as AddressInfo;
+      if (adminServer !== undefined) {
+        try {
+          await once(adminServer.listen({ port: config.adminPort, host }), 'listening');
+        } catch (error) {
+          await new Promise((resolve) => httpServer.close(resolve));
+          throw error;
+        }
+      }
       if (config.listenSocket !== undefined) {
         try {
           unixSocket = await listenOnUnixSocket(httpServer, config.listenSocket);
@@ -148,6 +166,8 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
           ? new Promise((resolve) => httpServer.close(resolve))
           : undefined;
         const socketsClosed = io.close();
+        adminServer?.close();
+        adminServer?.closeAllConnections();
         // Keep-alive connections idle between requests must not hold the server open.
         httpServer.closeIdleConnections();
         connections.close();
@@ -163,6 +183,34 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
       })();
       return closing;
     },
+  };
+}
+
+/** What the node's gauges read at scrape time. */
+function nodeState(io: PushIo, link: ClusterLink): NodeState {
+  const prefix = roomKey('');
+  // Each connection's own user room is not a subscription.
+  const userRooms = roomKey(USER_ROOM_PREFIX);
+  return {
+    connectionsByTransport() {
+      const counts: Record<string, number> = { websocket: 0, polling: 0 };
+      for (const socket of io.of('/').sockets.values()) {
+        const name = socket.conn.transport.name;
+        counts[name] = (counts[name] ?? 0) + 1;
+      }
+      return counts;
+    },
+    rooms() {
+      let rooms = 0;
+      let subscriptions = 0;
+      for (const [key, members] of io.of('/').adapter.rooms) {
+        if (!key.startsWith(prefix) || key.startsWith(userRooms)) continue;
+        rooms++;
+        subscriptions += members.size;
+      }
+      return { rooms, subscriptions };
+    },
+    redisUp: () => link.isReady(),
   };
 }
 

@@ -74,6 +74,10 @@ export interface Config {
   publishApiKeys: readonly string[];
   /** True when the one key was generated because `PUBLISH_API_KEYS` was unset. */
   publishApiKeyGenerated: boolean;
+  /** Bearer key of the admin endpoints (`/metrics`) on the public port; unset: off there. */
+  adminApiKey: string | undefined;
+  /** A second port serving only the admin endpoints, without a key (never proxied by nginx). */
+  adminPort: number | undefined;
   /** Origins allowed cross-origin access; empty = same-origin only; `'*'` = any origin. */
   corsOrigins: readonly string[] | '*';
   /** Largest accepted publish request (JSON-encoded), in bytes. */
@@ -104,7 +108,12 @@ const MAX_SOCKET_PATH_BYTES = 107;
 /** What guests may publish to when nothing about auth is configured (the demo's rooms). */
 const DEVELOPMENT_GUEST_PUBLISH = ['lobby', 'demo:*'];
 /** Variables whose values are secrets: never echoed in a problem. */
-const SECRET_VARIABLES = new Set(['PUBLISH_API_KEY', 'PUBLISH_API_KEYS', 'AUTH_JWT_SECRET']);
+const SECRET_VARIABLES = new Set([
+  'PUBLISH_API_KEY',
+  'PUBLISH_API_KEYS',
+  'AUTH_JWT_SECRET',
+  'ADMIN_API_KEY',
+]);
 
 const roomPatterns = optionalString.pipe(
   z
@@ -161,6 +170,20 @@ const envSchema = z.object({
         (keys) => keys.length > 0 && keys.every((key) => key.length >= MIN_API_KEY_LENGTH),
         `every key must be at least ${MIN_API_KEY_LENGTH} characters`,
       )
+      .optional(),
+  ),
+  ADMIN_API_KEY: optionalString.pipe(
+    z
+      .string()
+      .min(MIN_API_KEY_LENGTH, `must be at least ${MIN_API_KEY_LENGTH} characters`)
+      .optional(),
+  ),
+  ADMIN_PORT: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number between 1 and 65535')
+      .transform(Number)
+      .pipe(z.number().int().min(1).max(65535, 'must be a whole number between 1 and 65535'))
       .optional(),
   ),
   CORS_ORIGINS: optionalString.pipe(
@@ -245,6 +268,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       `NODE_ID: unset, and the hostname ${JSON.stringify(nodeId)} is not a valid node id; set NODE_ID`,
     );
   }
+  if (values.ADMIN_PORT !== undefined && values.ADMIN_PORT === values.PORT) {
+    problems.push(`ADMIN_PORT: must differ from PORT (${values.PORT})`);
+  }
   const auth = authConfig(values, problems);
   if (problems.length > 0 || auth === undefined) return { ok: false, problems };
   const publishApiKeys = values.PUBLISH_API_KEYS ?? [randomBytes(24).toString('base64url')];
@@ -257,6 +283,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       redisUrl: values.REDIS_URL,
       publishApiKeys,
       publishApiKeyGenerated: values.PUBLISH_API_KEYS === undefined,
+      adminApiKey: values.ADMIN_API_KEY,
+      adminPort: values.ADMIN_PORT,
       corsOrigins: values.CORS_ORIGINS ?? [],
       maxPayloadBytes: values.MAX_PAYLOAD_BYTES,
       logLevel: values.LOG_LEVEL,

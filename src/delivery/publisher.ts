@@ -2,6 +2,7 @@ import type { Identity } from '../auth/identity.js';
 import { canPublish } from '../auth/room-policy.js';
 import type { ClusterLink } from '../cluster/cluster-link.js';
 import type { RoomLog } from '../cluster/room-log.js';
+import type { NodeMetrics, PublishSource } from '../observability/metrics.js';
 import { type Envelope, ErrorCode, type ProtocolError } from '../protocol/index.js';
 import type { Broadcaster } from './broadcaster.js';
 import { createEnvelope } from './envelope.js';
@@ -24,6 +25,7 @@ export class Publisher {
    * @param link - tells whether broadcasts currently reach the other nodes.
    * @param nodeId - stamped on envelopes as the origin.
    * @param maxPayloadBytes - the largest accepted request, JSON-encoded.
+   * @param metrics - counts what is published, and how long Redis takes.
    */
   constructor(
     private readonly broadcaster: Broadcaster,
@@ -31,6 +33,7 @@ export class Publisher {
     private readonly link: ClusterLink,
     private readonly nodeId: string,
     private readonly maxPayloadBytes: number,
+    private readonly metrics: NodeMetrics,
   ) {}
 
   /**
@@ -38,10 +41,14 @@ export class Publisher {
    * Resolves once the message is on its way: for a room, once the room's log holds it (the
    * envelope then carries its offset and epoch).
    *
-   * @param as - the client's identity, whose `publish` permissions apply; omitted for a trusted
-   * source (the HTTP API, behind its key), which may publish anywhere.
+   * @param from - where it comes from: a socket, with the client's identity (whose `publish`
+   * permissions apply), or the HTTP API (a trusted backend, behind its key: anywhere).
    */
-  async publish(input: unknown, as?: Identity): Promise<PublishResult> {
+  async publish(
+    input: unknown,
+    from: { source: 'socket'; as: Identity } | { source: Exclude<PublishSource, 'socket'> },
+  ): Promise<PublishResult> {
+    const as = from.source === 'socket' ? from.as : undefined;
     const validation = validatePublish(input, this.maxPayloadBytes);
     if (!validation.ok) return validation;
     const { room, event, data } = validation.publish;
@@ -69,10 +76,14 @@ export class Publisher {
     const envelope = createEnvelope(this.nodeId, room, data);
     if (room === null) {
       this.broadcaster.broadcast(event, envelope);
+      this.metrics.published.inc({ source: from.source, kind: 'everyone' });
       return { ok: true, envelope };
     }
     try {
+      const timer = this.metrics.publishLatency.startTimer();
       const { offset, epoch } = await this.roomLog.append(room, event, envelope);
+      timer();
+      this.metrics.published.inc({ source: from.source, kind: 'room' });
       return { ok: true, envelope: { ...envelope, offset, epoch } };
     } catch {
       // Redis went away between the readiness check and the append: nothing was published.

@@ -7,6 +7,8 @@ import type { RoomLog } from '../cluster/room-log.js';
 import type { Config } from '../config/config.js';
 import type { Publisher } from '../delivery/publisher.js';
 import type { Logger } from '../observability/logger.js';
+import type { NodeMetrics } from '../observability/metrics.js';
+import { adminRoutes, requireAdminKey } from './admin-routes.js';
 import { requireApiKey } from './api-key-middleware.js';
 import { cors } from './cors.js';
 import { errorHandler, notFound } from './error-handler.js';
@@ -25,6 +27,7 @@ export interface HttpAppDeps {
   /** The rooms that track presence. */
   presenceRooms: RoomPatterns;
   link: ClusterLink;
+  metrics: NodeMetrics;
   logger: Logger;
   isShuttingDown: () => boolean;
 }
@@ -40,6 +43,7 @@ export function createHttpApp({
   presence,
   presenceRooms,
   link,
+  metrics,
   logger,
   isShuttingDown,
 }: HttpAppDeps): Express {
@@ -58,8 +62,23 @@ export function createHttpApp({
   app.use(publishRoute({ publisher, authorize, maxPayloadBytes: config.maxPayloadBytes }));
   app.use(historyRoute({ roomLog, authorize, link }));
   app.use(presenceRoute({ presence, rooms: presenceRooms, authorize, link }));
+  app.use(adminRoutes(metrics, requireAdminKey(config.adminApiKey)));
   app.use(webAssets());
   app.use(notFound);
-  app.use(errorHandler(logger));
+  app.use(errorHandler(logger, metrics));
+  return app;
+}
+
+/**
+ * The admin port's application (`ADMIN_PORT`): the admin endpoints without a key, for a
+ * Prometheus server or an operator inside the cluster's network. nginx never proxies it.
+ */
+export function createAdminApp(metrics: NodeMetrics, logger: Logger): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(helmet({ contentSecurityPolicy: false }));
+  app.use(adminRoutes(metrics, (_req, _res, next) => next()));
+  app.use(notFound);
+  app.use(errorHandler(logger, metrics));
   return app;
 }

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../observability/logger.js';
+import type { NodeMetrics } from '../observability/metrics.js';
 import { ErrorCode } from '../protocol/index.js';
 import { HttpError } from './http-error.js';
 
@@ -35,7 +36,7 @@ const BODY_ERRORS: Readonly<Record<string, { status: number; code: ErrorCode; re
  * Turns every error into `{ error: { code, message } }` with a fitting status. Unexpected errors
  * are logged and answered with a generic 500 that reveals nothing internal.
  */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+export function errorHandler(logger: Logger, metrics: NodeMetrics): ErrorRequestHandler {
   return (error: unknown, req, res, next) => {
     if (res.headersSent) {
       next(error);
@@ -47,6 +48,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     const { status, code, message } =
       known ?? new HttpError(500, ErrorCode.Internal, 'internal error');
+    metrics.refusals.inc({ code });
     res.status(status).json({ error: { code, message } });
   };
 }

@@ -43,7 +43,7 @@ export function publishRoute({ publisher, authorize, maxPayloadBytes }: PublishR
     },
     express.json({ limit: maxPayloadBytes, strict: false }),
     (req, res, next) => {
-      publisher.publish(req.body).then((result) => {
+      publisher.publish(req.body, { source: 'http' }).then((result) => {
         if (!result.ok) {
           const status = STATUS_BY_CODE[result.error.code] ?? 400;
           if (status === 503) res.set('Retry-After', '1');

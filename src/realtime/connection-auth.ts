@@ -4,6 +4,7 @@ import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { UserConnectionLimiter } from '../cluster/user-connection-limiter.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
+import type { NodeMetrics } from '../observability/metrics.js';
 import { ErrorCode, type ProtocolError } from '../protocol/index.js';
 import type { EventRateLimit } from './event-rate-limit.js';
 import type { PushSocket } from './push-io.js';
@@ -17,6 +18,7 @@ export interface ConnectionAuthDeps {
   corsOrigins: Config['corsOrigins'];
   userConnections: UserConnectionLimiter;
   rateLimit: EventRateLimit;
+  metrics: NodeMetrics;
   logger: Logger;
 }
 
@@ -43,7 +45,7 @@ class ConnectRefusal extends Error {
 export function authenticateConnections(
   deps: ConnectionAuthDeps,
 ): (socket: PushSocket, next: (error?: Error) => void) => void {
-  const { verifier, newGuest, corsOrigins, userConnections, rateLimit, logger } = deps;
+  const { verifier, newGuest, corsOrigins, userConnections, rateLimit, metrics, logger } = deps;
 
   const admit = async (socket: PushSocket): Promise<ConnectRefusal | undefined> => {
     const { headers, auth } = socket.handshake;
@@ -94,6 +96,7 @@ export function authenticateConnections(
     admit(socket).then(
       (refusal) => {
         if (refusal !== undefined) {
+          metrics.refusals.inc({ code: refusal.data.code });
           logger.info(
             { code: refusal.data.code, reason: refusal.message, ip: socket.handshake.address },
             'connection refused',

@@ -4,6 +4,7 @@ import type { UserConnectionLimiter } from '../cluster/user-connection-limiter.j
 import type { Publisher } from '../delivery/publisher.js';
 import { roomNameSchema } from '../delivery/room-name.js';
 import type { Logger } from '../observability/logger.js';
+import type { NodeMetrics } from '../observability/metrics.js';
 import {
   CLIENT_EVENT_NAMES,
   ErrorCode,
@@ -30,6 +31,7 @@ export interface ConnectionDeps {
   verifier: TokenVerifier | undefined;
   userConnections: UserConnectionLimiter;
   rateLimit: EventRateLimit;
+  metrics: NodeMetrics;
   /** Joins rooms, replaying history to recovering clients. */
   rooms: RoomDelivery;
   /** Who is in presence rooms. */
@@ -60,10 +62,13 @@ type SocketListener = (this: PushSocket, ...args: unknown[]) => void;
  * connections are what a push node holds most of.
  */
 export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler {
-  const { nodeId, publisher, verifier, userConnections, rateLimit, rooms, presence, logger } = deps;
+  const { nodeId, publisher, verifier, userConnections, rateLimit, rooms, presence, metrics } =
+    deps;
+  const { logger } = deps;
 
   /** Says why, then closes the connection from the server side. */
   const cut = (socket: PushSocket, code: ErrorCode, message: string) => {
+    metrics.cutoffs.inc({ code });
     logger.info({ sid: socket.id, user: socket.data.identity.userId, code }, 'connection cut off');
     socket.emit('goodbye', { code, message });
     socket.disconnect(true);
@@ -83,7 +88,7 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
     ) => void | Promise<void>,
   ): SocketListener =>
     function (this: PushSocket, ...args: unknown[]): void {
-      const reply = replyOf<T>(args);
+      const reply = counted(replyOf<T>(args));
       if (!withinRate(this, reply)) return;
       const failed = (error: unknown) => {
         logger.error({ sid: this.id, err: error, event }, 'event handler failed');
@@ -180,7 +185,7 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
   });
 
   const onPublish = guard<PublishAck>('publish', async (socket, [request], reply) => {
-    const result = await publisher.publish(request, socket.data.identity);
+    const result = await publisher.publish(request, { source: 'socket', as: socket.data.identity });
     if (!result.ok) {
       reply(result);
       return;
@@ -244,7 +249,7 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
 
   const onAny = function (this: PushSocket, event: unknown, ...args: unknown[]): void {
     if (typeof event === 'string' && CLIENT_EVENT_NAMES.has(event)) return;
-    const reply = replyOf<RoomAck>(args);
+    const reply = counted(replyOf<RoomAck>(args));
     if (!withinRate(this, reply)) return;
     reply(
       ackFailure(
@@ -258,7 +263,19 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
     presence.leftAll(this);
   }
 
+  /** A reply that counts refusals by code. */
+  function counted<T>(reply: Reply<T>): Reply<T> {
+    return (result) => {
+      const failure = result as { ok?: boolean; error?: { code?: ErrorCode } };
+      if (failure.ok === false && failure.error?.code !== undefined) {
+        metrics.refusals.inc({ code: failure.error.code });
+      }
+      reply(result);
+    };
+  }
+
   function onDisconnect(this: PushSocket, reason: string): void {
+    metrics.disconnects.inc({ reason });
     const { identity } = this.data;
     logger.debug({ sid: this.id, user: identity.userId, reason }, 'client disconnected');
     expiry.cancel(this);

@@ -1,6 +1,7 @@
 import type { RoomLog, RoomMessage } from '../cluster/room-log.js';
 import { continuesFrom } from '../cluster/room-log.js';
 import type { Logger } from '../observability/logger.js';
+import type { NodeMetrics } from '../observability/metrics.js';
 import { ErrorCode, type RoomPosition } from '../protocol/index.js';
 import type { PushIo, PushSocket } from './push-io.js';
 import { roomKey } from './room-key.js';
@@ -44,6 +45,7 @@ export class RoomDelivery {
     private readonly io: PushIo,
     private readonly roomLog: RoomLog,
     private readonly historySize: number,
+    private readonly metrics: NodeMetrics,
     private readonly logger: Logger,
   ) {
     roomLog.onMessage((message) => this.receive(message));
@@ -108,13 +110,17 @@ export class RoomDelivery {
           return undefined;
         });
       const recovered = slice !== undefined && continuesFrom(slice, since);
+      this.metrics.recoveries.inc({ outcome: recovered ? 'recovered' : 'not_recovered' });
       // From here to the end, synchronously: nothing can come between history and live messages.
       let last = recovered ? since.offset : Number.NEGATIVE_INFINITY;
       const send = ({ event, envelope }: RoomMessage) => {
         socket.emit(event, envelope);
         last = envelope.offset ?? last;
       };
-      if (recovered && socket.connected) slice.messages.forEach(send);
+      if (recovered && socket.connected) {
+        slice.messages.forEach(send);
+        this.metrics.replayed.inc(slice.messages.length);
+      }
       if (socket.connected && socket.rooms.has(key)) {
         for (const message of held) if ((message.envelope.offset ?? 0) > last) send(message);
       }
@@ -132,7 +138,9 @@ export class RoomDelivery {
       this.delivered.set(room, { offset: envelope.offset, epoch: envelope.epoch });
     }
     const waiting = this.recovering.get(room);
-    const target = this.io.local.to(roomKey(room));
+    const key = roomKey(room);
+    this.metrics.delivered.inc(this.io.of('/').adapter.rooms.get(key)?.size ?? 0);
+    const target = this.io.local.to(key);
     if (waiting === undefined) {
       target.emit(event, envelope);
       return;

@@ -1,4 +1,5 @@
 import type { Logger } from '../observability/logger.js';
+import type { NodeMetrics } from '../observability/metrics.js';
 import { ErrorCode } from '../protocol/index.js';
 import { closeNow, queuedBytes, type ShapeProblemListener } from './engine-internals/index.js';
 import type { PushIo } from './push-io.js';
@@ -19,6 +20,7 @@ const CHECK_INTERVAL_MS = 250;
 export function guardSlowConsumers(
   io: PushIo,
   maxBytes: number,
+  metrics: NodeMetrics,
   logger: Logger,
   onProblem: ShapeProblemListener,
 ): () => void {
@@ -33,6 +35,7 @@ export function guardSlowConsumers(
         else over.delete(socket);
         continue;
       }
+      metrics.cutoffs.inc({ code: ErrorCode.SlowConsumer });
       logger.info(
         {
           sid: socket.id,

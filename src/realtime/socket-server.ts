@@ -10,6 +10,7 @@ import { Server } from 'socket.io';
 import { createSessionIdGenerator } from '../cluster/session-id.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
+import type { NodeMetrics } from '../observability/metrics.js';
 import { ErrorCode, SOCKET_PATH } from '../protocol/index.js';
 import {
   describeShapeProblem,
@@ -55,6 +56,7 @@ export function attachSocketServer(
   httpServer: HttpServer,
   fallback: RequestListener,
   config: Config,
+  metrics: NodeMetrics,
   logger: Logger,
 ): () => void {
   const engine = io.engine;
@@ -99,7 +101,7 @@ export function attachSocketServer(
     logger.warn({ file: problem.file }, line);
   };
   patchEngineInternals(io, onProblem);
-  return guardSlowConsumers(io, config.limits.maxClientBufferBytes, logger, onProblem);
+  return guardSlowConsumers(io, config.limits.maxClientBufferBytes, metrics, logger, onProblem);
 }
 
 function isEnginePath(req: IncomingMessage): boolean {

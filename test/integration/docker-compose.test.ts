@@ -142,6 +142,16 @@ describe('docker compose up', () => {
     });
   });
 
+  it("keeps metrics off the public side: 404 through nginx, served on the nodes' admin port", async () => {
+    const publicSide = await fetch(`${url}/metrics`);
+    expect(publicSide.status).toBe(404);
+    const scrape =
+      "fetch('http://127.0.0.1:9100/metrics').then(async (r) => { process.stdout.write(await r.text()); process.exit(r.ok ? 0 : 1); })";
+    const text = await cluster.project.compose('exec', '-T', 'node2', 'node', '-e', scrape);
+    expect(text).toMatch(/^push_redis_up\{node="node2"\} 1$/m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_seconds\{node="node2"\} /m);
+  });
+
   it('answers in JSON when nginx itself refuses: a body over its limit, no node reachable', async () => {
     const tooLarge = await postPublish(url, COMPOSE_DEFAULT_API_KEY, {
       data: 'x'.repeat(2 * 1024 * 1024),

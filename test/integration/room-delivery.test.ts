@@ -4,6 +4,7 @@ import { Server } from 'socket.io';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HistorySlice, RoomLog, RoomMessage } from '../../src/cluster/room-log.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { NodeMetrics } from '../../src/observability/metrics.js';
 import type { RoomPosition } from '../../src/protocol/index.js';
 import type { PushIo, PushSocket } from '../../src/realtime/push-io.js';
 import { RoomDelivery } from '../../src/realtime/room-delivery.js';
@@ -102,7 +103,12 @@ async function setUp() {
   http = createServer();
   io = new Server(http) as PushIo;
   const log = new ControlledLog();
-  const delivery = new RoomDelivery(io, log, 100, createLogger('t', 'silent'));
+  const metrics = new NodeMetrics('t', {
+    connectionsByTransport: () => ({}),
+    rooms: () => ({ rooms: 0, subscriptions: 0 }),
+    redisUp: () => true,
+  });
+  const delivery = new RoomDelivery(io, log, 100, metrics, createLogger('t', 'silent'));
   const sockets: PushSocket[] = [];
   io.on('connection', (socket) => {
     sockets.push(socket);
