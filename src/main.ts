@@ -25,7 +25,7 @@ process.on('unhandledRejection', (reason) => {
 });
 
 const server = createPushServer(config, logger);
-exitGracefullyOnSignals(() => server.close(), logger);
+exitGracefullyOnSignals(() => server.drain(), logger, config.drain.timeoutMs);
 
 if (config.publishApiKeyGenerated) {
   logger.warn(

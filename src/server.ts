@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { guestIdentities } from './auth/guest.js';
 import { compileRoomPatterns } from './auth/room-pattern.js';
 import { createTokenVerifier } from './auth/token-verifier.js';
@@ -50,6 +51,14 @@ export interface PushServer {
    */
   listen(host?: string): Promise<number>;
   /**
+   * Leaves the cluster without its clients noticing more than a reconnect: unready at once
+   * (`/readyz` 503, new sessions refused with 503 so that nginx sends them elsewhere), still
+   * serving for `DRAIN_DELAY_MS`, then closing its clients' connections spread over
+   * `DRAIN_SPREAD_MS` (they reconnect through nginx to another node and recover from the
+   * history), waiting for publishes in flight, and finally {@link close}. Idempotent.
+   */
+  drain(): Promise<void>;
+  /**
    * Stops accepting, disconnects every client (they reconnect elsewhere), closes the adapter and
    * the Redis connections. Idempotent.
    */
@@ -85,6 +94,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     config.limits.clientEventBurst,
   );
   let closing: Promise<void> | undefined;
+  let draining: Promise<void> | undefined;
   let unixSocket: UnixSocketListener | undefined;
   const presenceRooms = compileRoomPatterns(config.presenceRooms);
   const app = createHttpApp({
@@ -96,10 +106,18 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     link,
     metrics,
     logger,
-    isShuttingDown: () => closing !== undefined,
+    isShuttingDown: () => closing !== undefined || draining !== undefined,
   });
   const httpServer = createServer();
-  const stopSocketServer = attachSocketServer(io, httpServer, app, config, metrics, logger);
+  const stopSocketServer = attachSocketServer(
+    io,
+    httpServer,
+    app,
+    config,
+    metrics,
+    logger,
+    () => draining !== undefined,
+  );
   const adminServer =
     config.adminPort === undefined ? undefined : createServer(createAdminApp(metrics, logger));
   stampNodeId(httpServer, config.nodeId);
@@ -158,6 +176,31 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
         }
       }
       return port;
+    },
+    drain() {
+      draining ??= (async () => {
+        const { delayMs, spreadMs } = config.drain;
+        logger.info({ delayMs, spreadMs }, 'draining: unready, taking no new sessions');
+        await sleep(delayMs);
+        const sockets = [...io.of('/').sockets.values()];
+        logger.info({ connections: sockets.length, spreadMs }, 'draining: moving clients away');
+        // Each connection closed at its own moment in the spread: its client sees a transport
+        // close, reconnects through nginx to another node and recovers its rooms there.
+        await Promise.all(
+          sockets.map(
+            (socket) =>
+              new Promise<void>((resolve) => {
+                setTimeout(() => {
+                  if (socket.connected) socket.conn.close();
+                  resolve();
+                }, Math.random() * spreadMs);
+              }),
+          ),
+        );
+        await publisher.settled();
+        await this.close();
+      })();
+      return draining;
     },
     close() {
       closing ??= (async () => {

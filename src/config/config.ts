@@ -49,6 +49,16 @@ export interface LimitsConfig {
   maxClientBufferBytes: number;
 }
 
+/** How a node leaves on SIGTERM: unnoticed, apart from a reconnect. */
+export interface DrainConfig {
+  /** How long it keeps serving, unready, before moving its clients (ms). */
+  delayMs: number;
+  /** Over how long it closes its clients' connections, spread so as not to storm the others (ms). */
+  spreadMs: number;
+  /** The hard deadline of the whole shutdown (ms): past it the node exits 1. */
+  timeoutMs: number;
+}
+
 /** Each room's history, kept for clients to recover what they missed. */
 export interface HistoryConfig {
   /** Messages kept per room (0: no history; offsets and order still hold). */
@@ -89,6 +99,7 @@ export interface Config {
   history: HistoryConfig;
   /** Rooms whose members are tracked, cluster-wide (`PRESENCE_ROOMS` patterns; none by default). */
   presenceRooms: readonly string[];
+  drain: DrainConfig;
 }
 
 /** Log levels accepted by `LOG_LEVEL`. */
@@ -238,6 +249,9 @@ const envSchema = z.object({
   HISTORY_SIZE: integerIn(0, 100_000, 1000),
   HISTORY_TTL: integerIn(1, 30 * 24 * 3600, 600),
   PRESENCE_ROOMS: roomPatterns,
+  DRAIN_DELAY_MS: integerIn(0, 600_000, 2000),
+  DRAIN_SPREAD_MS: integerIn(0, 600_000, 3000),
+  SHUTDOWN_TIMEOUT_MS: integerIn(1000, 3_600_000, 20_000),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -266,6 +280,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
   if (!NODE_ID_PATTERN.test(nodeId)) {
     problems.push(
       `NODE_ID: unset, and the hostname ${JSON.stringify(nodeId)} is not a valid node id; set NODE_ID`,
+    );
+  }
+  if (values.SHUTDOWN_TIMEOUT_MS <= values.DRAIN_DELAY_MS + values.DRAIN_SPREAD_MS) {
+    problems.push(
+      `SHUTDOWN_TIMEOUT_MS: must exceed DRAIN_DELAY_MS + DRAIN_SPREAD_MS (${values.DRAIN_DELAY_MS + values.DRAIN_SPREAD_MS})`,
     );
   }
   if (values.ADMIN_PORT !== undefined && values.ADMIN_PORT === values.PORT) {
@@ -299,6 +318,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       },
       history: { size: values.HISTORY_SIZE, ttlSeconds: values.HISTORY_TTL },
       presenceRooms: values.PRESENCE_ROOMS ?? [],
+      drain: {
+        delayMs: values.DRAIN_DELAY_MS,
+        spreadMs: values.DRAIN_SPREAD_MS,
+        timeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+      },
     },
   };
 }

@@ -19,6 +19,10 @@ export type PublishResult = { ok: true; envelope: Envelope } | { ok: false; erro
  * offset order; a message to everyone straight to every node (at most once, no order).
  */
 export class Publisher {
+  /** Publishes handed to Redis and not yet answered. */
+  private inFlight = 0;
+  private readonly settledListeners: Array<() => void> = [];
+
   /**
    * @param broadcaster - delivers messages to everyone, on every node.
    * @param roomLog - orders, keeps and carries room messages.
@@ -79,6 +83,7 @@ export class Publisher {
       this.metrics.published.inc({ source: from.source, kind: 'everyone' });
       return { ok: true, envelope };
     }
+    this.inFlight++;
     try {
       const timer = this.metrics.publishLatency.startTimer();
       const { offset, epoch } = await this.roomLog.append(room, event, envelope);
@@ -94,6 +99,15 @@ export class Publisher {
           message: `node ${this.nodeId} could not hand the message to the cluster bus; retry later`,
         },
       };
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0) for (const settled of this.settledListeners.splice(0)) settled();
     }
+  }
+
+  /** Resolves once every publish handed to Redis has its answer (for a clean shutdown). */
+  settled(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.settledListeners.push(resolve));
   }
 }

@@ -1,16 +1,14 @@
 import type { Logger } from '../observability/logger.js';
 
-/** The hard deadline for a graceful shutdown. */
-export const SHUTDOWN_DEADLINE_MS = 10_000;
-
 /**
- * On SIGTERM or SIGINT, runs `close` and exits 0; if that takes longer than `deadlineMs`, or
- * fails, exits 1. A second signal does not restart the shutdown.
+ * On SIGTERM or SIGINT, runs `close` (the node's drain) and exits 0; if that takes longer than
+ * `deadlineMs` (`SHUTDOWN_TIMEOUT_MS`), or fails, exits 1. A second signal does not restart the
+ * shutdown.
  */
 export function exitGracefullyOnSignals(
   close: () => Promise<void>,
   logger: Logger,
-  deadlineMs: number = SHUTDOWN_DEADLINE_MS,
+  deadlineMs: number,
 ): void {
   let started = false;
   const shutdown = (signal: NodeJS.Signals) => {

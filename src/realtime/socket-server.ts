@@ -58,28 +58,34 @@ export function attachSocketServer(
   config: Config,
   metrics: NodeMetrics,
   logger: Logger,
+  draining: () => boolean,
 ): () => void {
   const engine = io.engine;
-  const full = (req: IncomingMessage): boolean =>
-    config.limits.maxConnections > 0 &&
-    engine.clientsCount >= config.limits.maxConnections &&
-    isHandshake(req);
+  /** Why a new session is refused here (nginx then tries another node), if it is. */
+  const refusal = (req: IncomingMessage): string | undefined => {
+    if (!isHandshake(req)) return undefined;
+    if (draining()) return DRAINING_BODY;
+    const max = config.limits.maxConnections;
+    return max > 0 && engine.clientsCount >= max ? FULL_BODY : undefined;
+  };
 
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const refused = isEnginePath(req) ? refusal(req) : undefined;
     if (!isEnginePath(req)) {
       fallback(req, res);
-    } else if (full(req)) {
-      refuseFull(res);
+    } else if (refused !== undefined) {
+      refuse(res, refused);
     } else {
       engine.handleRequest(req, res);
     }
   });
   httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
+    const refused = isEnginePath(req) ? refusal(req) : undefined;
     if (!isEnginePath(req)) {
       socket.destroy();
-    } else if (full(req)) {
-      refuseFullUpgrade(socket, config.nodeId);
+    } else if (refused !== undefined) {
+      refuseUpgrade(socket, refused, config.nodeId);
     } else {
       engine.handleUpgrade(req, socket, head);
     }
@@ -120,20 +126,27 @@ const FULL_BODY = JSON.stringify({
   },
 });
 
-function refuseFull(res: ServerResponse): void {
+const DRAINING_BODY = JSON.stringify({
+  error: {
+    code: ErrorCode.Unavailable,
+    message: 'this node is shutting down and takes no new sessions; try another node',
+  },
+});
+
+function refuse(res: ServerResponse, body: string): void {
   res.writeHead(503, {
     'Content-Type': 'application/json',
     'Retry-After': '1',
-    'Content-Length': Buffer.byteLength(FULL_BODY),
+    'Content-Length': Buffer.byteLength(body),
   });
-  res.end(FULL_BODY);
+  res.end(body);
 }
 
-function refuseFullUpgrade(socket: Duplex, nodeId: string): void {
+function refuseUpgrade(socket: Duplex, body: string, nodeId: string): void {
   socket.end(
     'HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n' +
       `X-Node-Id: ${nodeId}\r\n` +
-      `Content-Length: ${Buffer.byteLength(FULL_BODY)}\r\nConnection: close\r\n\r\n${FULL_BODY}`,
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 

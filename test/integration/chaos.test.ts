@@ -50,9 +50,9 @@ afterAll(async () => {
  * After a node came back, nginx sends it no new session for its `fail_timeout` (5 s): the crowd
  * is gathered again until it covers every node.
  */
-async function crowd(room: string): Promise<Observed[]> {
+async function crowd(room: string, count: number): Promise<Observed[]> {
   for (let attempt = 1; ; attempt++) {
-    const made = await gather(room);
+    const made = await gather(room, count);
     const nodes = new Set(made.map(({ client }) => client.node));
     if (nodes.size === NODE_IDS.length || attempt === 5) {
       expect([...nodes].sort()).toEqual([...NODE_IDS]);
@@ -63,8 +63,8 @@ async function crowd(room: string): Promise<Observed[]> {
   }
 }
 
-async function gather(room: string): Promise<Observed[]> {
-  const made = Array.from({ length: CLIENTS }, (_, index): Observed => {
+async function gather(room: string, count: number): Promise<Observed[]> {
+  const made = Array.from({ length: count }, (_, index): Observed => {
     const client = new PushClient(cluster.url, {
       transports: index % 3 === 0 ? ['polling'] : ['polling', 'websocket'],
       token: () => cluster.token({ rooms: [], publish: [] }),
@@ -134,9 +134,9 @@ function publishing(room: string) {
 }
 
 /** Runs `hurt` while messages flow, then accounts for every client and prints the figures. */
-async function underFire(name: string, hurt: () => Promise<void>) {
+async function underFire(name: string, hurt: () => Promise<void>, count = CLIENTS) {
   const room = `chaos-${++scenario}-${Date.now().toString(36)}`;
-  const observed = await crowd(room);
+  const observed = await crowd(room, count);
   const stream = publishing(room);
   await sleep(2000);
   await hurt();
@@ -167,7 +167,8 @@ async function underFire(name: string, hurt: () => Promise<void>) {
   const figures = {
     accepted: accepted.length,
     refused,
-    deliveries: accepted.length * CLIENTS,
+    clients: count,
+    deliveries: accepted.length * count,
     lost: sum('lost'),
     duplicated: sum('duplicated'),
     outOfOrder: sum('outOfOrder'),
@@ -218,6 +219,17 @@ describe('nothing lost under fire, through nginx', () => {
     expect(Number(await cluster.redisCli('XLEN', `push:room:${room}:log`))).toBe(
       Math.min(1000, figures.accepted),
     );
+  });
+
+  it('during a rolling restart with 300 clients: every one connected at the end, nothing lost', async () => {
+    const { figures } = await underFire(
+      'rolling restart, 300 clients',
+      async () => {
+        for (const id of NODE_IDS) await cluster.restartNode(id);
+      },
+      300,
+    );
+    expect(figures.reconnected).toBeGreaterThanOrEqual(300);
   });
 
   it('when Redis restarts (append-only file on): no node crashes, delivery resumes', async () => {

@@ -109,6 +109,56 @@ describe('the node entry point', () => {
     for (const reason of reasons) expect(reason).toMatch(/transport (close|error)/);
   });
 
+  it('drains on SIGTERM: unready at once, still serving, then moves its clients over the spread', async () => {
+    const port = await freePort();
+    const main = startMain({
+      PORT: String(port),
+      NODE_ID: 'drainer',
+      PUBLISH_API_KEYS: 'drain-test-publish-key',
+      DRAIN_DELAY_MS: '1500',
+      DRAIN_SPREAD_MS: '2000',
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${url}/readyz`)).ok, { what: 'node ready' });
+    const clients = await Promise.all(
+      Array.from({ length: 12 }, () => connectClient(url, { transports: ['websocket'] })),
+    );
+    for (const client of clients) await client.socket.emitWithAck('subscribe', 'lobby');
+    const lostAt: number[] = [];
+    for (const client of clients) client.socket.once('disconnect', () => lostAt.push(Date.now()));
+
+    const signalled = Date.now();
+    main.child.kill('SIGTERM');
+    await waitFor(async () => (await fetch(`${url}/readyz`)).status === 503, {
+      timeoutMs: 1000,
+      intervalMs: 20,
+      what: '/readyz 503 at once',
+    });
+    const handshake = await fetch(`${url}/socket.io/?EIO=4&transport=polling`);
+    expect(handshake.status).toBe(503);
+    expect(await handshake.json()).toMatchObject({ error: { code: 'unavailable' } });
+    // Still serving its clients during the delay.
+    const published = await postPublish(url, 'drain-test-publish-key', {
+      room: 'lobby',
+      data: 'still here',
+    });
+    expect(published.status).toBe(202);
+    await waitFor(() => clients.every((c) => c.received.length === 1), {
+      what: 'delivery while draining',
+    });
+    expect(lostAt).toEqual([]);
+
+    const [code] = await main.exited;
+    expect(code).toBe(0);
+    expect(lostAt).toHaveLength(clients.length);
+    const first = Math.min(...lostAt) - signalled;
+    const last = Math.max(...lostAt) - signalled;
+    console.log(`drain: clients moved between ${first} and ${last} ms after SIGTERM`);
+    expect(first).toBeGreaterThanOrEqual(1400);
+    expect(last - first).toBeGreaterThan(500);
+    expect(last).toBeLessThan(1500 + 2000 + 500);
+  });
+
   it('turns V8 allocation-site pretenuring off before serving anything', async () => {
     /** Runs the probe in a started process, then stops it cleanly (which flushes V8's output). */
     async function probe(process: ReturnType<typeof startMain>): Promise<string> {

@@ -103,6 +103,11 @@ describe('loadConfig', () => {
       HISTORY_SIZE: '250',
       HISTORY_TTL: '3600',
       PRESENCE_ROOMS: 'chat:*, lobby',
+      DRAIN_DELAY_MS: '500',
+      DRAIN_SPREAD_MS: '1500',
+      SHUTDOWN_TIMEOUT_MS: '9000',
+      ADMIN_API_KEY: 'an-admin-key-of-16-chars',
+      ADMIN_PORT: '9100',
     });
     expect(result).toEqual({
       ok: true,
@@ -135,6 +140,9 @@ describe('loadConfig', () => {
         },
         history: { size: 250, ttlSeconds: 3600 },
         presenceRooms: ['chat:*', 'lobby'],
+        drain: { delayMs: 500, spreadMs: 1500, timeoutMs: 9000 },
+        adminApiKey: 'an-admin-key-of-16-chars',
+        adminPort: 9100,
       },
     });
   });
@@ -165,6 +173,15 @@ describe('loadConfig', () => {
     expect(problemsOf({ ALLOW_GUESTS: 'false' })[0]).toMatch(
       /^ALLOW_GUESTS: .*nobody could connect/,
     );
+  });
+
+  it('refuses a shutdown deadline shorter than the drain, and an admin port equal to PORT', () => {
+    expect(
+      problemsOf({ DRAIN_DELAY_MS: '5000', DRAIN_SPREAD_MS: '6000', SHUTDOWN_TIMEOUT_MS: '10000' }),
+    ).toEqual(['SHUTDOWN_TIMEOUT_MS: must exceed DRAIN_DELAY_MS + DRAIN_SPREAD_MS (11000)']);
+    expect(problemsOf({ PORT: '3000', ADMIN_PORT: '3000' })).toEqual([
+      'ADMIN_PORT: must differ from PORT (3000)',
+    ]);
   });
 
   it('says PUBLISH_API_KEY was renamed, without echoing it', () => {
