@@ -43,6 +43,9 @@ export async function startPushNode(
     CLIENT_EVENT_RATE: '100000',
     CLIENT_EVENT_BURST: '100000',
     MAX_CONNECTIONS: '0',
+    // The benchmark stops its nodes between targets: no drain to wait for.
+    DRAIN_DELAY_MS: '0',
+    DRAIN_SPREAD_MS: '0',
     ...env,
   });
   try {
