@@ -16,6 +16,7 @@ import { healthRoutes } from './health-routes.js';
 import { historyRoute } from './history-route.js';
 import { presenceRoute } from './presence-route.js';
 import { publishRoute } from './publish-route.js';
+import { requestLog } from './request-log.js';
 import { webAssets } from './web-assets.js';
 
 /** What the HTTP application is built from. */
@@ -49,6 +50,7 @@ export function createHttpApp({
 }: HttpAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestLog(logger));
   // Security headers on every answer; the demo page sets its own, stricter, CSP (web-assets.ts).
   app.use(helmet({ contentSecurityPolicy: false }));
   app.use(cors(config.corsOrigins));

@@ -99,6 +99,8 @@ describe('the HTTP publish API through nginx', () => {
     for (const client of subscribers) await subscribe(client, 'backend');
     const response = await publishOverHttp({ room: 'backend', data: { n: 1 } });
     expect(response.status).toBe(202);
+    // nginx's request id, which the node logs with the request.
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f]{32}$/);
     expect(NODE_IDS).toContain(response.headers.get('x-node-id'));
     const { id } = (await response.json()) as { id: string };
     await waitFor(() => subscribers.every((c) => c.receivedWithId(id) === 1), {

@@ -90,6 +90,27 @@ describe('the node entry point', () => {
       data: 'with the generated key',
     });
     expect(published.status).toBe(202);
+    const requestId = published.headers.get('x-request-id');
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    // One line per HTTP request, with its id; none for the readiness probes polled above.
+    await waitFor(() => main.stdout().includes(requestId as string), { what: 'the request line' });
+    const requestLines = main
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+      .filter((line) => line.msg === 'http request');
+    expect(requestLines).toEqual([
+      expect.objectContaining({
+        level: 'info',
+        node: 'entry',
+        req: requestId,
+        method: 'POST',
+        path: '/api/publish',
+        status: 202,
+        ms: expect.any(Number),
+      }),
+    ]);
 
     const polling = await connectClient(url, { transports: ['polling'] });
     const websocket = await connectClient(url, { transports: ['websocket'] });
