@@ -9,7 +9,9 @@ import type { ClusterLink } from './cluster/cluster-link.js';
 import { createClusterLink } from './cluster/create-cluster-link.js';
 import { createRoomLog } from './cluster/create-room-log.js';
 import { NodeLiveness } from './cluster/node-liveness.js';
+import { MemoryNodeReports, type NodeReports } from './cluster/node-reports.js';
 import { MemoryPresence, type Presence } from './cluster/presence.js';
+import { RedisNodeReports } from './cluster/redis-node-reports.js';
 import { RedisPresence } from './cluster/redis-presence.js';
 import { redisUserConnections } from './cluster/redis-user-connections.js';
 import {
@@ -27,14 +29,14 @@ import {
   type UnixSocketListener,
 } from './http/unix-socket-listener.js';
 import type { Logger } from './observability/logger.js';
-import { NodeMetrics, type NodeState } from './observability/metrics.js';
-import { USER_ROOM_PREFIX } from './protocol/index.js';
+import { NodeMetrics } from './observability/metrics.js';
+import { NodeReporter } from './observability/node-reporter.js';
 import { authenticateConnections } from './realtime/connection-auth.js';
 import { createConnectionHandler } from './realtime/connection-handler.js';
 import { EventRateLimit } from './realtime/event-rate-limit.js';
+import { nodeState } from './realtime/node-state.js';
 import type { PushIo } from './realtime/push-io.js';
 import { RoomDelivery } from './realtime/room-delivery.js';
-import { roomKey } from './realtime/room-key.js';
 import { RoomPresence } from './realtime/room-presence.js';
 import { socketBroadcaster } from './realtime/socket-broadcaster.js';
 import { attachSocketServer, createSocketServer } from './realtime/socket-server.js';
@@ -67,10 +69,14 @@ export interface PushServer {
 
 /** Builds one node from its configuration; nothing listens until {@link PushServer.listen}. */
 export function createPushServer(config: Config, logger: Logger): PushServer {
+  let closing: Promise<void> | undefined;
+  let draining: Promise<void> | undefined;
+  let unixSocket: UnixSocketListener | undefined;
   const link = createClusterLink(config.redisUrl, logger);
   const io = createSocketServer(config);
   link.attach(io);
-  const metrics = new NodeMetrics(config.nodeId, nodeState(io, link));
+  const state = nodeState(io, link, () => draining !== undefined);
+  const metrics = new NodeMetrics(config.nodeId, state);
   const roomLog = createRoomLog(link, config.history, logger);
   const publisher = new Publisher(
     socketBroadcaster(io),
@@ -84,6 +90,16 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
   // This process in Redis: what it counts there is dropped by the others if it dies.
   const liveness =
     link.redis === undefined ? undefined : new NodeLiveness(link.redis, config.nodeId);
+  const reporter = new NodeReporter(
+    config.nodeId,
+    liveness?.instance ?? `${config.nodeId}:local`,
+    state,
+    metrics,
+  );
+  const reports: NodeReports =
+    link.redis === undefined || liveness === undefined
+      ? new MemoryNodeReports(reporter.report)
+      : new RedisNodeReports(link.redis, liveness.instance, reporter.report, logger);
   const userConnections = userConnectionLimiter(config, link, liveness, logger);
   const presence: Presence =
     link.redis === undefined || liveness === undefined
@@ -93,9 +109,6 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     config.limits.clientEventRate,
     config.limits.clientEventBurst,
   );
-  let closing: Promise<void> | undefined;
-  let draining: Promise<void> | undefined;
-  let unixSocket: UnixSocketListener | undefined;
   const presenceRooms = compileRoomPatterns(config.presenceRooms);
   const app = createHttpApp({
     config,
@@ -105,6 +118,8 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     presenceRooms,
     link,
     metrics,
+    admin: { metrics, reports },
+    adminCredentials: { key: config.adminApiKey, verifier },
     logger,
     isShuttingDown: () => closing !== undefined || draining !== undefined,
   });
@@ -119,7 +134,9 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     () => draining !== undefined,
   );
   const adminServer =
-    config.adminPort === undefined ? undefined : createServer(createAdminApp(metrics, logger));
+    config.adminPort === undefined
+      ? undefined
+      : createServer(createAdminApp({ metrics, reports }, metrics, logger));
   stampNodeId(httpServer, config.nodeId);
 
   io.use(
@@ -220,40 +237,13 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
         await httpClosed;
         await userConnections.close();
         await presence.close();
+        await reports.close();
         await liveness?.close();
         await roomLog.close();
         await link.close();
       })();
       return closing;
     },
-  };
-}
-
-/** What the node's gauges read at scrape time. */
-function nodeState(io: PushIo, link: ClusterLink): NodeState {
-  const prefix = roomKey('');
-  // Each connection's own user room is not a subscription.
-  const userRooms = roomKey(USER_ROOM_PREFIX);
-  return {
-    connectionsByTransport() {
-      const counts: Record<string, number> = { websocket: 0, polling: 0 };
-      for (const socket of io.of('/').sockets.values()) {
-        const name = socket.conn.transport.name;
-        counts[name] = (counts[name] ?? 0) + 1;
-      }
-      return counts;
-    },
-    rooms() {
-      let rooms = 0;
-      let subscriptions = 0;
-      for (const [key, members] of io.of('/').adapter.rooms) {
-        if (!key.startsWith(prefix) || key.startsWith(userRooms)) continue;
-        rooms++;
-        subscriptions += members.size;
-      }
-      return { rooms, subscriptions };
-    },
-    redisUp: () => link.isReady(),
   };
 }
 

@@ -16,5 +16,6 @@ export function guestIdentities(
     publish,
     plainRooms,
     expiresAt: null,
+    admin: false,
   });
 }

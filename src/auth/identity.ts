@@ -14,4 +14,6 @@ export interface Identity {
   plainRooms: RoomPatterns | undefined;
   /** When the token expires (ms since the epoch); `null` for guests, who have no token. */
   expiresAt: number | null;
+  /** The token's `admin` claim: it may read the admin endpoints (`/api/cluster`, `/metrics`). */
+  admin: boolean;
 }

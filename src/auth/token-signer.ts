@@ -8,6 +8,8 @@ export interface TokenGrant {
   rooms?: readonly string[];
   /** Room patterns it may publish to (`publish` claim; `*` includes everyone). */
   publish?: readonly string[];
+  /** May read the admin endpoints (`admin` claim). */
+  admin?: boolean;
   /** Lifetime in seconds from now. */
   ttlSeconds: number;
   issuer?: string;
@@ -28,6 +30,7 @@ export async function signToken(
   const jwt = new SignJWT({
     ...(grant.rooms === undefined ? {} : { rooms: [...grant.rooms] }),
     ...(grant.publish === undefined ? {} : { publish: [...grant.publish] }),
+    ...(grant.admin === true ? { admin: true } : {}),
   })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(grant.sub)

@@ -117,6 +117,8 @@ function identityOf(payload: JWTPayload): TokenVerification {
   const publish = patternsClaim(payload.publish);
   if (rooms === undefined) return invalid('rooms must be an array of room patterns');
   if (publish === undefined) return invalid('publish must be an array of room patterns');
+  const { admin = false } = payload;
+  if (typeof admin !== 'boolean') return invalid('admin must be true or false');
   return {
     ok: true,
     identity: {
@@ -127,6 +129,7 @@ function identityOf(payload: JWTPayload): TokenVerification {
       plainRooms: undefined,
       // `exp` is required and checked by jwtVerify: a number of seconds.
       expiresAt: (exp as number) * 1000,
+      admin,
     },
   };
 }

@@ -11,10 +11,11 @@ import { signToken } from '../auth/token-signer.js';
 import { loadConfig } from '../config/config.js';
 import { USER_ID_PATTERN } from '../protocol/index.js';
 
-const USAGE = `npm run token -- --sub <user> [--rooms <patterns>] [--publish <patterns>] [--ttl <time>]
+const USAGE = `npm run token -- --sub <user> [--rooms <patterns>] [--publish <patterns>] [--admin] [--ttl <time>]
   --sub <user>          the user id (1-123 of letters, digits, ":", "_", ".", "-")
   --rooms <patterns>    private rooms it may subscribe to, comma-separated: "private:team-1,private:ops-*"
   --publish <patterns>  rooms it may publish to, comma-separated; "*" is anywhere, everyone included
+  --admin               may read the admin endpoints (/admin, /api/cluster, /metrics)
   --ttl <time>          lifetime: 90s, 30m, 12h, 7d, or seconds (default 1h)
 Signs with AUTH_JWT_SECRET from the environment (or a node's, with docker compose exec).`;
 
@@ -53,6 +54,7 @@ try {
       rooms: { type: 'string' },
       publish: { type: 'string' },
       ttl: { type: 'string' },
+      admin: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -83,6 +85,7 @@ const token = await signToken(auth.key.secret, {
   sub,
   rooms: patterns('rooms', typeof values.rooms === 'string' ? values.rooms : undefined),
   publish: patterns('publish', typeof values.publish === 'string' ? values.publish : undefined),
+  admin: values.admin === true,
   ttlSeconds: seconds(typeof values.ttl === 'string' ? values.ttl : '1h'),
   issuer: auth.issuer,
   audience: auth.audience,

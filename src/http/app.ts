@@ -8,7 +8,12 @@ import type { Config } from '../config/config.js';
 import type { Publisher } from '../delivery/publisher.js';
 import type { Logger } from '../observability/logger.js';
 import type { NodeMetrics } from '../observability/metrics.js';
-import { adminRoutes, requireAdminKey } from './admin-routes.js';
+import {
+  type AdminCredentials,
+  type AdminSources,
+  adminRoutes,
+  requireAdmin,
+} from './admin-routes.js';
 import { requireApiKey } from './api-key-middleware.js';
 import { cors } from './cors.js';
 import { errorHandler, notFound } from './error-handler.js';
@@ -29,13 +34,16 @@ export interface HttpAppDeps {
   presenceRooms: RoomPatterns;
   link: ClusterLink;
   metrics: NodeMetrics;
+  /** What the admin endpoints read, and who may read them on this port. */
+  admin: AdminSources;
+  adminCredentials: AdminCredentials;
   logger: Logger;
   isShuttingDown: () => boolean;
 }
 
 /**
- * The node's express application: health, readiness, the publish and history APIs and the demo
- * page.
+ * The node's express application: health, readiness, the publish, history and presence APIs,
+ * the admin endpoints (behind the admin credentials), the demo and admin pages.
  */
 export function createHttpApp({
   config,
@@ -45,6 +53,8 @@ export function createHttpApp({
   presenceRooms,
   link,
   metrics,
+  admin,
+  adminCredentials,
   logger,
   isShuttingDown,
 }: HttpAppDeps): Express {
@@ -64,7 +74,7 @@ export function createHttpApp({
   app.use(publishRoute({ publisher, authorize, maxPayloadBytes: config.maxPayloadBytes }));
   app.use(historyRoute({ roomLog, authorize, link }));
   app.use(presenceRoute({ presence, rooms: presenceRooms, authorize, link }));
-  app.use(adminRoutes(metrics, requireAdminKey(config.adminApiKey)));
+  app.use(adminRoutes(admin, requireAdmin(adminCredentials)));
   app.use(webAssets());
   app.use(notFound);
   app.use(errorHandler(logger, metrics));
@@ -75,11 +85,11 @@ export function createHttpApp({
  * The admin port's application (`ADMIN_PORT`): the admin endpoints without a key, for a
  * Prometheus server or an operator inside the cluster's network. nginx never proxies it.
  */
-export function createAdminApp(metrics: NodeMetrics, logger: Logger): Express {
+export function createAdminApp(admin: AdminSources, metrics: NodeMetrics, logger: Logger): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(helmet({ contentSecurityPolicy: false }));
-  app.use(adminRoutes(metrics, (_req, _res, next) => next()));
+  app.use(adminRoutes(admin, (_req, _res, next) => next()));
   app.use(notFound);
   app.use(errorHandler(logger, metrics));
   return app;

@@ -8,7 +8,7 @@ import express, { type RequestHandler } from 'express';
  */
 export const WEB_ASSETS_DIR = fileURLToPath(new URL('../../dist/public/', import.meta.url));
 
-/** The demo page loads only its own scripts and styles and talks only to its own origin. */
+/** The pages load only their own scripts and styles and talk only to their own origin. */
 const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "connect-src 'self'",
@@ -24,12 +24,14 @@ export function webAssetsBuilt(dir = WEB_ASSETS_DIR): boolean {
 }
 
 /**
- * Serves the demo page at `/` and the browser client at `/push-client.js` (ES module), revalidated
+ * Serves the demo page at `/`, the admin page at `/admin` (its data needs the admin credential,
+ * the page itself does not) and the browser client at `/push-client.js` (ES module), revalidated
  * on every load (`no-cache` + ETag) so that a deploy is picked up at once.
  */
 export function webAssets(dir = WEB_ASSETS_DIR): RequestHandler {
   return express.static(dir, {
     index: 'index.html',
+    extensions: ['html'],
     cacheControl: false,
     setHeaders: (res) => {
       res.set('Cache-Control', 'no-cache');

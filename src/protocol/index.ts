@@ -4,6 +4,12 @@
  * benchmark and tests).
  */
 export type { AckFailure, PresenceAck, PublishAck, RefreshAck, RoomAck } from './ack.js';
+export type {
+  ClusterOverview,
+  NodeReport,
+  NodeStatus,
+  RoomCount,
+} from './cluster-overview.js';
 export type { Envelope, RoomPosition } from './envelope.js';
 export { ErrorCode, type ProtocolError } from './error-code.js';
 export {

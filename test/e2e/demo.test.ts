@@ -1,8 +1,10 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DemoPage, launchChromium, openDemoAvoiding } from '../support/browser.js';
+import { signToken } from '../../src/auth/token-signer.js';
+import { AdminPage, DemoPage, launchChromium, openDemoAvoiding } from '../support/browser.js';
 import {
   COMPOSE_DEFAULT_API_KEY,
+  COMPOSE_DEFAULT_JWT_SECRET,
   type ComposeCluster,
   startComposeCluster,
 } from '../support/compose-project.js';
@@ -15,7 +17,7 @@ import { settle } from '../support/test-client.js';
  */
 let cluster: ComposeCluster;
 let browser: Browser;
-let pages: DemoPage[] = [];
+let pages: Array<DemoPage | AdminPage> = [];
 let testCount = 0;
 /** Nodes a test stopped, started again after it. */
 const stoppedNodes: string[] = [];
@@ -179,3 +181,62 @@ describe('the demo page through nginx', () => {
     expect(page.problems.pageErrors).toEqual([]);
   });
 });
+
+describe('the admin page through nginx', () => {
+  /** A token signed with the compose file's development secret, as `npm run token` makes one. */
+  const composeToken = (sub: string, admin: boolean) =>
+    signToken(COMPOSE_DEFAULT_JWT_SECRET, { sub, admin, ttlSeconds: 600 });
+  const eventually = async (what: string, check: () => Promise<boolean>) => {
+    const deadline = Date.now() + 20_000;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`the admin page never showed ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
+
+  it('takes only an admin credential, then shows the nodes and rooms and follows them live', async () => {
+    const admin = await AdminPage.open(browser, `${cluster.url}/admin`);
+    pages.push(admin);
+    await admin.signIn(await composeToken('not-an-operator', false));
+    await eventually('the refusal', async () => (await admin.state()) === 'refused');
+    expect(await admin.error()).toContain('403 forbidden');
+
+    await admin.signIn(await composeToken('operator', true));
+    await eventually('three ready nodes', async () => {
+      const nodes = await admin.nodes();
+      return JSON.stringify(nodes) === JSON.stringify(NODES_READY);
+    });
+    expect(await admin.state()).toBe('live');
+    expect(await admin.page.getByTestId('credential-form').isVisible()).toBe(false);
+
+    // A person joins a room: the page shows it without being reloaded.
+    const room = uniqueRoom('admin');
+    const person = await open([]);
+    await person.join(room);
+    await eventually(`${room} with 1 member`, async () => (await admin.members(room)) === 1);
+    await admin.screenshot('admin-page');
+
+    // Their node stops (drains): it leaves the list, and the person, reconnected to another
+    // node, is still counted in the room.
+    const lost = await person.node();
+    await cluster.project.compose('stop', '-t', '10', lost);
+    stoppedNodes.push(lost);
+    await eventually(`${lost} gone`, async () => {
+      const nodes = await admin.nodes();
+      return nodes.length === 2 && !nodes.some(([node]) => node === lost);
+    });
+    await person.waitForState('connected');
+    await eventually(`${room} with 1 member again`, async () => (await admin.members(room)) === 1);
+    // The refused credential was the only failed request.
+    expect(admin.problems.pageErrors).toEqual([]);
+    expect(admin.problems.failedResponses).toEqual([
+      expect.stringMatching(/^GET .*\/api\/cluster → 403$/),
+    ]);
+  });
+});
+
+const NODES_READY = [
+  ['node1', 'ready'],
+  ['node2', 'ready'],
+  ['node3', 'ready'],
+];

@@ -506,7 +506,7 @@ describe('HTTP requests that are refused, with status and code', () => {
     ['GET', '/api/publish'],
     ['PUT', '/api/publish'],
     ['POST', '/api/publish/extra'],
-    ['GET', '/admin'],
+    ['GET', '/no-such-page'],
   ])('%s %s → 404 not_found', async (method, path) => {
     const response = await fetch(`${node.url}${path}`, { method });
     expect(response.status).toBe(404);

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signToken, type TokenGrant } from '../../src/auth/token-signer.js';
+import type { ClusterOverview } from '../../src/protocol/index.js';
 import {
   COMPOSE_DEFAULT_API_KEY,
+  COMPOSE_DEFAULT_JWT_SECRET,
   type ComposeCluster,
   startComposeCluster,
 } from '../support/compose-project.js';
@@ -31,6 +34,10 @@ afterAll(async () => {
   for (const client of clients) client.close();
   await cluster?.project.down();
 });
+
+/** A token signed with the compose file's development secret, as `npm run token` makes one. */
+const composeToken = (grant: Omit<TokenGrant, 'ttlSeconds'>) =>
+  signToken(COMPOSE_DEFAULT_JWT_SECRET, { ttlSeconds: 600, ...grant });
 
 describe('docker compose up', () => {
   it('serves all three nodes through nginx, ready on Redis', async () => {
@@ -142,9 +149,30 @@ describe('docker compose up', () => {
     });
   });
 
-  it("keeps metrics off the public side: 404 through nginx, served on the nodes' admin port", async () => {
-    const publicSide = await fetch(`${url}/metrics`);
-    expect(publicSide.status).toBe(404);
+  it("keeps the admin side behind admin credentials through nginx, open on the nodes' admin port", async () => {
+    // The compose file sets no ADMIN_API_KEY: through nginx only an admin token gets in.
+    for (const path of ['/metrics', '/api/cluster']) {
+      expect((await fetch(`${url}${path}`)).status).toBe(401);
+      const user = await fetch(`${url}${path}`, {
+        headers: { authorization: `Bearer ${await composeToken({ sub: 'someone' })}` },
+      });
+      expect(user.status).toBe(403);
+    }
+    const admin = `Bearer ${await composeToken({ sub: 'operator', admin: true })}`;
+    const metrics = await fetch(`${url}/metrics`, { headers: { authorization: admin } });
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(/^push_redis_up\{node="node\d"\} 1$/m);
+    const overview = await waitFor(
+      async () => {
+        const response = await fetch(`${url}/api/cluster`, { headers: { authorization: admin } });
+        const body = (await response.json()) as ClusterOverview;
+        return body.nodes.length === 3 ? body : undefined;
+      },
+      { what: 'the three nodes in the overview' },
+    );
+    expect(overview).toMatchObject({ partial: false, totals: { nodes: 3 } });
+    expect(overview.nodes.map((node) => node.node)).toEqual(['node1', 'node2', 'node3']);
+
     const scrape =
       "fetch('http://127.0.0.1:9100/metrics').then(async (r) => { process.stdout.write(await r.text()); process.exit(r.ok ? 0 : 1); })";
     const text = await cluster.project.compose('exec', '-T', 'node2', 'node', '-e', scrape);

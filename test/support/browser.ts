@@ -33,25 +33,40 @@ export interface PageProblems {
   failedResponses: string[];
 }
 
+/** Saves a full-page screenshot of `page` under `test-results/e2e/<name>.png`. */
+async function saveScreenshot(page: Page, name: string): Promise<string> {
+  await mkdir(SCREENSHOT_DIR, { recursive: true });
+  const path = join(SCREENSHOT_DIR, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/** Collects what `page` reports as problems from now on. */
+function watchProblems(page: Page): PageProblems {
+  const problems: PageProblems = { consoleErrors: [], pageErrors: [], failedResponses: [] };
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.consoleErrors.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.pageErrors.push(error.message));
+  page.on('response', (response) => {
+    if (response.status() >= 400) {
+      problems.failedResponses.push(
+        `${response.request().method()} ${response.url()} → ${response.status()}`,
+      );
+    }
+  });
+  return problems;
+}
+
 /** The demo page in its own browser context (its own cookies and storage: another user). */
 export class DemoPage {
-  readonly problems: PageProblems = { consoleErrors: [], pageErrors: [], failedResponses: [] };
+  readonly problems: PageProblems;
 
   private constructor(
     readonly context: BrowserContext,
     readonly page: Page,
   ) {
-    page.on('console', (message) => {
-      if (message.type() === 'error') this.problems.consoleErrors.push(message.text());
-    });
-    page.on('pageerror', (error) => this.problems.pageErrors.push(error.message));
-    page.on('response', (response) => {
-      if (response.status() >= 400) {
-        this.problems.failedResponses.push(
-          `${response.request().method()} ${response.url()} → ${response.status()}`,
-        );
-      }
-    });
+    this.problems = watchProblems(page);
   }
 
   /** Opens the demo at `url` in a fresh context and waits until it is connected to a node. */
@@ -114,11 +129,8 @@ export class DemoPage {
   }
 
   /** Saves a full-page screenshot under `test-results/e2e/`. */
-  async screenshot(name: string): Promise<string> {
-    await mkdir(SCREENSHOT_DIR, { recursive: true });
-    const path = join(SCREENSHOT_DIR, `${name}.png`);
-    await this.page.screenshot({ path, fullPage: true });
-    return path;
+  screenshot(name: string): Promise<string> {
+    return saveScreenshot(this.page, name);
   }
 
   async close(): Promise<void> {
@@ -142,4 +154,70 @@ export async function openDemoAvoiding(
     await demo.close();
   }
   throw new Error(`no page landed outside ${avoid.join(', ')} in ${maxAttempts} attempts`);
+}
+
+/** The admin page (`/admin`) in its own browser context. */
+export class AdminPage {
+  readonly problems: PageProblems;
+
+  private constructor(
+    readonly context: BrowserContext,
+    readonly page: Page,
+  ) {
+    this.problems = watchProblems(page);
+  }
+
+  /** Opens the admin page at `url` (e.g. `http://…/admin`), signed out. */
+  static async open(browser: Browser, url: string): Promise<AdminPage> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const admin = new AdminPage(context, await context.newPage());
+    await admin.page.goto(url);
+    return admin;
+  }
+
+  /** Types `credential` into the form and submits it. */
+  async signIn(credential: string): Promise<void> {
+    const input = this.page.getByLabel('Admin key or admin token');
+    await input.fill(credential);
+    await input.press('Enter');
+  }
+
+  /** The text the status line shows (`live`, `partial`, `refused`, …). */
+  async state(): Promise<string> {
+    return (await this.page.getByTestId('view-state').textContent()) ?? '';
+  }
+
+  /** The error line's text. */
+  async error(): Promise<string> {
+    return (await this.page.getByTestId('view-error').textContent()) ?? '';
+  }
+
+  /** The nodes listed, with the state each is shown in: `[["node1", "ready"], …]`. */
+  async nodes(): Promise<string[][]> {
+    return this.page
+      .getByTestId('nodes')
+      .locator('tr')
+      .evaluateAll((rows) =>
+        rows.map((row) => [
+          row.getAttribute('data-node') ?? '',
+          row.children[1]?.textContent ?? '',
+        ]),
+      );
+  }
+
+  /** The member count the rooms table shows for `room`, or `undefined` if not listed. */
+  async members(room: string): Promise<number | undefined> {
+    const cell = this.page.getByTestId('rooms').locator(`tr[data-room="${room}"] td[data-members]`);
+    if ((await cell.count()) === 0) return undefined;
+    return Number(await cell.textContent());
+  }
+
+  /** Saves a full-page screenshot under `test-results/e2e/`. */
+  screenshot(name: string): Promise<string> {
+    return saveScreenshot(this.page, name);
+  }
+
+  async close(): Promise<void> {
+    await this.context.close();
+  }
 }

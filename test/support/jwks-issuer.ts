@@ -42,9 +42,15 @@ export async function startJwksIssuer(network: StartedNetwork): Promise<JwksIssu
     url: 'http://jwks:8080/jwks.json',
     container,
     sign: (grant = {}) => {
-      const { sub = `user-${++users}`, rooms = ['*'], publish = ['*'], ttlSeconds = 3600 } = grant;
+      const {
+        sub = `user-${++users}`,
+        rooms = ['*'],
+        publish = ['*'],
+        admin = false,
+        ttlSeconds = 3600,
+      } = grant;
       const issuedAt = Math.floor(Date.now() / 1000);
-      return new SignJWT({ rooms: [...rooms], publish: [...publish] })
+      return new SignJWT({ rooms: [...rooms], publish: [...publish], ...(admin ? { admin } : {}) })
         .setProtectedHeader({ alg: 'RS256', kid: KEY_ID })
         .setSubject(sub)
         .setIssuedAt(issuedAt)

@@ -13,6 +13,7 @@ function state(limit: EventRateLimit, at: number): ConnectionState {
       publish: compileRoomPatterns([]),
       plainRooms: undefined,
       expiresAt: null,
+      admin: false,
     },
     ...limit.initial(at),
   };

@@ -22,6 +22,7 @@ function user(id: string, grants: { rooms?: string[]; publish?: string[] } = {})
     publish: compileRoomPatterns(grants.publish ?? []),
     plainRooms: undefined,
     expiresAt: Date.now() + 60_000,
+    admin: false,
   };
 }
 

@@ -45,7 +45,12 @@ describe('token verification (HS256 secret)', () => {
     const token = await hsToken({ exp, rooms: ['private:team-1'], publish: ['chat:*'] });
     const result = await hs.verify(token);
     if (!result.ok) throw new Error(result.message);
-    expect(result.identity).toMatchObject({ userId: 'alice', guest: false, expiresAt: exp * 1000 });
+    expect(result.identity).toMatchObject({
+      userId: 'alice',
+      guest: false,
+      expiresAt: exp * 1000,
+      admin: false,
+    });
     expect(result.identity.rooms.matches('private:team-1')).toBe(true);
     expect(result.identity.rooms.matches('private:team-2')).toBe(false);
     expect(result.identity.publish.matches('chat:9')).toBe(true);
@@ -73,6 +78,7 @@ describe('token verification (HS256 secret)', () => {
     ['a sub of 124 characters', () => hsToken({ sub: 'a'.repeat(124) }), 'sub'],
     ['rooms that is not an array', () => hsToken({ rooms: 'private:x' }), 'rooms'],
     ['a publish pattern with a space', () => hsToken({ publish: ['chat *'] }), 'publish'],
+    ['admin that is not a boolean', () => hsToken({ admin: 'yes' }), 'admin'],
     ['nbf a minute ahead', () => hsToken({ nbf: now() + 60 }), 'nbf'],
     ['garbage', async () => 'not.a.jwt', 'malformed'],
     ['two parts', async () => 'abc.def', 'malformed'],
@@ -80,6 +86,11 @@ describe('token verification (HS256 secret)', () => {
     const result = await hs.verify(await make());
     expect(result).toMatchObject({ ok: false, code: 'token_invalid' });
     if (!result.ok) expect(result.message).toContain(mentions);
+  });
+
+  it('reads the admin claim', async () => {
+    const result = await hs.verify(await hsToken({ admin: true }));
+    expect(result).toMatchObject({ ok: true, identity: { admin: true } });
   });
 
   it.each([
