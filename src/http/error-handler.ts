@@ -44,7 +44,10 @@ export function errorHandler(logger: Logger, metrics: NodeMetrics): ErrorRequest
     }
     const known = toHttpError(error);
     if (known === undefined) {
-      logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
+      logger.error(
+        { req: res.get('x-request-id'), err: error, method: req.method, path: req.path },
+        'request failed',
+      );
     }
     const { status, code, message } =
       known ?? new HttpError(500, ErrorCode.Internal, 'internal error');

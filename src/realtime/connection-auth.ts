@@ -98,14 +98,20 @@ export function authenticateConnections(
         if (refusal !== undefined) {
           metrics.refusals.inc({ code: refusal.data.code });
           logger.info(
-            { code: refusal.data.code, reason: refusal.message, ip: socket.handshake.address },
+            {
+              sid: socket.id,
+              req: socket.handshake.headers['x-request-id'],
+              code: refusal.data.code,
+              reason: refusal.message,
+              ip: socket.handshake.address,
+            },
             'connection refused',
           );
         }
         next(refusal);
       },
       (error: unknown) => {
-        logger.error({ err: error }, 'connection admission failed');
+        logger.error({ sid: socket.id, err: error }, 'connection admission failed');
         next(
           new ConnectRefusal(ErrorCode.Internal, 'internal error while admitting the connection'),
         );

@@ -95,9 +95,15 @@ export function attachSocketServer(
   engine.on('headers', (headers: Record<string, string>) => {
     headers['X-Node-Id'] = config.nodeId;
   });
-  engine.on('connection_error', (error: { code: number; message: string }) => {
-    logger.warn({ code: error.code, reason: error.message }, 'engine.io connection refused');
-  });
+  engine.on(
+    'connection_error',
+    (error: { req?: { headers: Record<string, unknown> }; code: number; message: string }) => {
+      logger.warn(
+        { req: error.req?.headers['x-request-id'], code: error.code, reason: error.message },
+        'engine.io connection refused',
+      );
+    },
+  );
   // Each distinct problem is logged once, not once per connection.
   const reported = new Set<string>();
   const onProblem = (problem: EngineShapeProblem) => {

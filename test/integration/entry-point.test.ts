@@ -112,6 +112,31 @@ describe('the node entry point', () => {
       }),
     ]);
 
+    // One line per refused connection, with its code, socket id and handshake request id.
+    await expect(
+      connectClient(url, {
+        token: 'a.b.c',
+        transports: ['websocket'],
+        extraHeaders: { 'x-request-id': 'handshake-1' },
+      }),
+    ).rejects.toThrow();
+    await waitFor(() => main.stdout().includes('connection refused'), { what: 'the refusal line' });
+    const refusals = main
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+      .filter((line) => line.msg === 'connection refused');
+    expect(refusals).toEqual([
+      expect.objectContaining({
+        level: 'info',
+        node: 'entry',
+        code: 'token_invalid',
+        sid: expect.any(String),
+        req: 'handshake-1',
+      }),
+    ]);
+
     const polling = await connectClient(url, { transports: ['polling'] });
     const websocket = await connectClient(url, { transports: ['websocket'] });
     const disconnects = Promise.all(
