@@ -22,7 +22,7 @@ export const OVERVIEW_READ_TIMEOUT_MS = 1_000;
 export class RedisNodeReports implements NodeReports {
   private readonly key: string;
   private readonly timer: NodeJS.Timeout;
-  private filing: Promise<void> = Promise.resolve();
+  private closed = false;
 
   constructor(
     private readonly redis: Redis,
@@ -31,11 +31,9 @@ export class RedisNodeReports implements NodeReports {
     private readonly logger: Logger,
   ) {
     this.key = `${PREFIX}${instance}`;
-    this.timer = setInterval(() => {
-      this.filing = this.file();
-    }, REPORT_INTERVAL_MS);
+    this.timer = setInterval(() => void this.file(), REPORT_INTERVAL_MS);
     this.timer.unref();
-    this.filing = this.file();
+    void this.file();
   }
 
   async overview(): Promise<ClusterOverview> {
@@ -66,8 +64,8 @@ export class RedisNodeReports implements NodeReports {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
-    await this.filing;
     if (this.redis.status !== 'ready') return;
     await this.redis
       .multi()
@@ -82,6 +80,9 @@ export class RedisNodeReports implements NodeReports {
     if (this.redis.status !== 'ready') return;
     try {
       const report = await this.report();
+      // Closed meanwhile: a report sent now would outlive the node by its time to live. (One
+      // already sent goes before the withdrawal: commands on a connection run in order.)
+      if (this.closed) return;
       await this.redis
         .multi()
         .set(this.key, JSON.stringify(report), 'PX', REPORT_TTL_MS)

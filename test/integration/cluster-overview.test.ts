@@ -184,6 +184,23 @@ describe('GET /api/cluster', () => {
     ]);
   });
 
+  it('drops a node that stops at once: it withdraws its report', async () => {
+    const d = await startInProcessNode({
+      NODE_ID: 'ov-d',
+      REDIS_URL: `redis://127.0.0.1:${redis.getMappedPort(6379)}`,
+    });
+    try {
+      await waitFor(async () => nodeIn(await overview(a), 'ov-d') !== undefined, {
+        what: 'ov-d in the overview',
+      });
+    } finally {
+      await d.server.close();
+    }
+    const view = await overview(a);
+    expect(view.nodes.map((node) => node.node)).toEqual(['ov-a', 'ov-b', 'ov-c']);
+    expect(view.partial).toBe(false);
+  });
+
   it('answers at once with only the answering node when Redis does not answer', async () => {
     await run('docker', ['pause', redis.getId()]);
     try {
