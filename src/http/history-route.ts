@@ -2,9 +2,9 @@ import { type RequestHandler, Router } from 'express';
 import type { ClusterLink } from '../cluster/cluster-link.js';
 import type { RoomLog } from '../cluster/room-log.js';
 import { continuesFrom } from '../cluster/room-log.js';
-import { roomNameSchema } from '../delivery/room-name.js';
 import { ErrorCode } from '../protocol/index.js';
 import { HttpError } from './http-error.js';
+import { roomParam } from './room-param.js';
 
 /** What the history route needs. */
 export interface HistoryRouteDeps {
@@ -28,11 +28,9 @@ const MAX_LIMIT = 1000;
 export function historyRoute({ roomLog, authorize, link }: HistoryRouteDeps): Router {
   const router = Router();
   router.get('/api/rooms/:room/history', authorize, (req, res, next) => {
-    const room = roomNameSchema.safeParse(req.params.room);
-    if (!room.success) {
-      next(
-        new HttpError(400, ErrorCode.InvalidRoom, room.error.issues[0]?.message ?? 'invalid room'),
-      );
+    const room = roomParam(req.params.room);
+    if (room instanceof HttpError) {
+      next(room);
       return;
     }
     const since = wholeNumber(req.query.since, 0);
@@ -62,13 +60,13 @@ export function historyRoute({ roomLog, authorize, link }: HistoryRouteDeps): Ro
       );
       return;
     }
-    roomLog.read(room.data, since, limit).then((slice) => {
+    roomLog.read(room, since, limit).then((slice) => {
       const complete = continuesFrom(slice, {
         offset: since,
         epoch: typeof epoch === 'string' ? epoch : slice.position.epoch,
       });
       res.json({
-        room: room.data,
+        room: room,
         ...slice.position,
         complete,
         messages: slice.messages.map(({ event, envelope }) => ({ event, envelope })),

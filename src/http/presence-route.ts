@@ -2,9 +2,9 @@ import { type RequestHandler, Router } from 'express';
 import type { RoomPatterns } from '../auth/room-pattern.js';
 import type { ClusterLink } from '../cluster/cluster-link.js';
 import type { Presence } from '../cluster/presence.js';
-import { roomNameSchema } from '../delivery/room-name.js';
 import { ErrorCode } from '../protocol/index.js';
 import { HttpError } from './http-error.js';
+import { roomParam } from './room-param.js';
 
 /** What the presence route needs. */
 export interface PresenceRouteDeps {
@@ -24,19 +24,17 @@ export interface PresenceRouteDeps {
 export function presenceRoute({ presence, rooms, authorize, link }: PresenceRouteDeps): Router {
   const router = Router();
   router.get('/api/rooms/:room/presence', authorize, (req, res, next) => {
-    const room = roomNameSchema.safeParse(req.params.room);
-    if (!room.success) {
-      next(
-        new HttpError(400, ErrorCode.InvalidRoom, room.error.issues[0]?.message ?? 'invalid room'),
-      );
+    const room = roomParam(req.params.room);
+    if (room instanceof HttpError) {
+      next(room);
       return;
     }
-    if (!rooms.matches(room.data)) {
+    if (!rooms.matches(room)) {
       next(
         new HttpError(
           400,
           ErrorCode.BadRequest,
-          `${room.data} does not track presence (PRESENCE_ROOMS)`,
+          `${room} does not track presence (PRESENCE_ROOMS)`,
         ),
       );
       return;
@@ -48,7 +46,7 @@ export function presenceRoute({ presence, rooms, authorize, link }: PresenceRout
       );
       return;
     }
-    presence.members(room.data).then((users) => res.json({ room: room.data, users }), next);
+    presence.members(room).then((users) => res.json({ room: room, users }), next);
   });
   return router;
 }

@@ -55,6 +55,16 @@ function startMain(env: Record<string, string>, flags: string[] = [], script: st
   return { child, exited, stdout: () => stdout, stderr: () => stderr };
 }
 
+/** The JSON log lines a process printed so far, or only those with message `msg`. */
+function logLines(main: ReturnType<typeof startMain>, msg?: string): Record<string, unknown>[] {
+  const lines = main
+    .stdout()
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return msg === undefined ? lines : lines.filter((line) => line.msg === msg);
+}
+
 describe('the node entry point', () => {
   it('exits 1 with one clear line per configuration problem', async () => {
     const main = startMain({ PORT: 'eighty', MAX_PAYLOAD_BYTES: '-5', REDIS_URL: 'localhost' });
@@ -74,19 +84,15 @@ describe('the node entry point', () => {
     const url = `http://127.0.0.1:${port}`;
     await waitFor(async () => (await fetch(`${url}/readyz`)).ok, { what: 'node ready' });
 
-    const logs = main
-      .stdout()
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line));
+    const logs = logLines(main);
     const keyLines = logs.filter((line) => typeof line.publishApiKey === 'string');
     expect(keyLines).toHaveLength(1);
-    expect(logs.some((line) => /in-memory adapter/.test(line.msg))).toBe(true);
+    expect(logs.some((line) => /in-memory adapter/.test(String(line.msg)))).toBe(true);
     // Nothing configured: guests only, and it says so loudly.
-    expect(logs.filter((line) => /^INSECURE DEVELOPMENT MODE/.test(line.msg))).toEqual([
+    expect(logs.filter((line) => /^INSECURE DEVELOPMENT MODE/.test(String(line.msg)))).toEqual([
       expect.objectContaining({ level: 'warn', guestPublish: ['lobby', 'demo:*'] }),
     ]);
-    const published = await postPublish(url, keyLines[0].publishApiKey, {
+    const published = await postPublish(url, String(keyLines[0]?.publishApiKey), {
       data: 'with the generated key',
     });
     expect(published.status).toBe(202);
@@ -94,12 +100,7 @@ describe('the node entry point', () => {
     expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
     // One line per HTTP request, with its id; none for the readiness probes polled above.
     await waitFor(() => main.stdout().includes(requestId as string), { what: 'the request line' });
-    const requestLines = main
-      .stdout()
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line))
-      .filter((line) => line.msg === 'http request');
+    const requestLines = logLines(main, 'http request');
     expect(requestLines).toEqual([
       expect.objectContaining({
         level: 'info',
@@ -121,12 +122,7 @@ describe('the node entry point', () => {
       }),
     ).rejects.toThrow();
     await waitFor(() => main.stdout().includes('connection refused'), { what: 'the refusal line' });
-    const refusals = main
-      .stdout()
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line))
-      .filter((line) => line.msg === 'connection refused');
+    const refusals = logLines(main, 'connection refused');
     expect(refusals).toEqual([
       expect.objectContaining({
         level: 'info',
