@@ -124,6 +124,10 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     isShuttingDown: () => closing !== undefined || draining !== undefined,
   });
   const httpServer = createServer();
+  // Longer than nginx's upstream keepalive_timeout (60 s): nginx, not the node, closes an idle
+  // connection, so nginx never sends a request down a connection the node is closing (a publish
+  // lost that way would be answered 502 outcome_unknown).
+  httpServer.keepAliveTimeout = 65_000;
   const stopSocketServer = attachSocketServer(
     io,
     httpServer,

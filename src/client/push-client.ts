@@ -47,6 +47,11 @@ export interface PublishInput<Events extends EventMap, K extends keyof Events & 
   /** Event name subscribers receive; default `message`. */
   event?: K;
   data: Events[K];
+  /**
+   * For a room message: publishing again with the same key (within 10 minutes) does not publish
+   * it twice, e.g. after a `timeout` whose publish may have gone through.
+   */
+  idempotencyKey?: string;
 }
 
 type StatusListener = (status: ConnectionStatus, change: StatusChange) => void;

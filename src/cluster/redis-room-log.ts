@@ -2,15 +2,22 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { HistoryConfig } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
-import type { Envelope, RoomPosition } from '../protocol/index.js';
+import { type Envelope, IDEMPOTENCY_WINDOW_SECONDS, type RoomPosition } from '../protocol/index.js';
 import { watchLiveness } from './redis-liveness.js';
-import type { HistorySlice, RoomLog, RoomMessage } from './room-log.js';
+import type {
+  AppendResult,
+  HistorySlice,
+  IdempotencyGuard,
+  RoomLog,
+  RoomMessage,
+} from './room-log.js';
 
 /** The channel every node subscribes to for room messages. */
 const CHANNEL = 'push:room-messages';
 
 const metaKey = (room: string) => `push:room:${room}:meta`;
 const logKey = (room: string) => `push:room:${room}:log`;
+const idempotencyKey = (room: string, key: string) => `push:room:${room}:idem:${key}`;
 
 /**
  * Appends one message: the room's epoch (created with the caller's candidate when the room has
@@ -18,10 +25,18 @@ const logKey = (room: string) => `push:room:${room}:log`;
  * trimmed to the history size), the expiry of both keys, and the publish to every node. One
  * script, so Redis orders every room's messages once: the publish order is the offset order.
  *
- * KEYS: meta, log. ARGV: epoch candidate, history size, ttl (s), channel, and the message text
- * in three parts around the offset and the epoch.
+ * With an idempotency key whose record is still there, it appends nothing and returns the
+ * record instead (offset 0): "offset epoch id fingerprint" of the message appended under it.
+ *
+ * KEYS: meta, log, idempotency record. ARGV: epoch candidate, history size, history ttl (s),
+ * channel, the message text in three parts around the offset and the epoch, meta ttl (s), the
+ * message's fingerprint ('' without a key), its id, the key's window (s).
  */
 const APPEND = `
+if ARGV[9] ~= '' then
+  local seen = redis.call('GET', KEYS[3])
+  if seen then return {0, seen} end
+end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[1]
@@ -34,8 +49,11 @@ if size > 0 then
   redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 'm', message)
   redis.call('EXPIRE', KEYS[2], ARGV[3])
 end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[8])
 redis.call('PUBLISH', ARGV[4], message)
+if ARGV[9] ~= '' then
+  redis.call('SET', KEYS[3], offset .. ' ' .. epoch .. ' ' .. ARGV[10] .. ' ' .. ARGV[9], 'EX', ARGV[11])
+end
 return {offset, epoch}
 `;
 
@@ -43,7 +61,7 @@ return {offset, epoch}
  * Reads where a room stands (creating its epoch when it has none) and up to ARGV[3] messages
  * after offset ARGV[2], with the oldest offset still held.
  *
- * KEYS: meta, log. ARGV: epoch candidate, after, limit, ttl (s).
+ * KEYS: meta, log. ARGV: epoch candidate, after, limit, meta ttl (s).
  */
 const READ = `
 if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
@@ -69,9 +87,10 @@ function newEpoch(): string {
 }
 
 /**
- * The room log in Redis: a hash (epoch, last offset) and a stream (the history) per room, both
- * expiring `HISTORY_TTL` after the room's last message, and one pub/sub channel that carries
- * every room message to every node. Appends go through the given command connection; the log
+ * The room log in Redis: a hash (epoch, last offset) and a stream (the history) per room, and one
+ * pub/sub channel that carries every room message to every node. The stream expires
+ * `HISTORY_TTL` after the room's last message, the hash `HISTORY_META_TTL` after it: a room's
+ * offsets go on (and a client that missed nothing still recovers) long after its history is gone. Appends go through the given command connection; the log
  * subscribes on a connection of its own.
  */
 export class RedisRoomLog implements RoomLog {
@@ -118,7 +137,12 @@ export class RedisRoomLog implements RoomLog {
     this.stopWatching = watchLiveness(this.subscriber);
   }
 
-  async append(room: string, event: string, envelope: Envelope): Promise<RoomPosition> {
+  async append(
+    room: string,
+    event: string,
+    envelope: Envelope,
+    guard?: IdempotencyGuard,
+  ): Promise<AppendResult> {
     // The message text around the two values only Redis knows: the offset and the epoch.
     const { id, data, node, ts } = envelope;
     const head =
@@ -127,9 +151,10 @@ export class RedisRoomLog implements RoomLog {
       `"node":${JSON.stringify(node)},"ts":${ts},"offset":`;
     const [offset, epoch] = (await this.redis.eval(
       APPEND,
-      2,
+      3,
       metaKey(room),
       logKey(room),
+      idempotencyKey(room, guard?.key ?? ''),
       newEpoch(),
       this.history.size,
       this.history.ttlSeconds,
@@ -137,8 +162,20 @@ export class RedisRoomLog implements RoomLog {
       head,
       ',"epoch":"',
       '"}}',
+      this.history.metaTtlSeconds,
+      guard?.fingerprint ?? '',
+      id,
+      IDEMPOTENCY_WINDOW_SECONDS,
     )) as [number, string];
-    return { offset, epoch };
+    if (offset !== 0) return { kind: 'appended', position: { offset, epoch } };
+    // `epoch` is the idempotency record of the message first appended under the key.
+    const [seenOffset = '0', seenEpoch = '', seenId = '', seenFingerprint] = epoch.split(' ');
+    if (seenFingerprint !== guard?.fingerprint) return { kind: 'conflict' };
+    return {
+      kind: 'duplicate',
+      id: seenId,
+      position: { offset: Number(seenOffset), epoch: seenEpoch },
+    };
   }
 
   async position(room: string): Promise<RoomPosition> {
@@ -154,7 +191,7 @@ export class RedisRoomLog implements RoomLog {
       newEpoch(),
       after,
       limit,
-      this.history.ttlSeconds,
+      this.history.metaTtlSeconds,
     )) as ReadReply;
     const offset = Number(offsetText);
     const messages = entries.flatMap(([, fields]) => {

@@ -7,6 +7,25 @@ export interface RoomMessage {
   envelope: Envelope;
 }
 
+/**
+ * What makes an append idempotent: its key, and a fingerprint of the message (event and data) so
+ * that the key's reuse for another message is told apart from a retry.
+ */
+export interface IdempotencyGuard {
+  key: string;
+  fingerprint: string;
+}
+
+/**
+ * The outcome of {@link RoomLog.append}: appended at `position`; a `duplicate` of the message
+ * appended earlier under the same idempotency key (its id and place); or a `conflict` (the key
+ * stands for another message).
+ */
+export type AppendResult =
+  | { kind: 'appended'; position: RoomPosition }
+  | { kind: 'duplicate'; id: string; position: RoomPosition }
+  | { kind: 'conflict' };
+
 /** A stretch of a room's history, and where the room stands. */
 export interface HistorySlice {
   /** The room's last offset and its epoch, as of the read. */
@@ -28,9 +47,15 @@ export interface HistorySlice {
 export interface RoomLog {
   /**
    * Appends `envelope` (without offset or epoch) to `room`'s log and sends it to every node.
-   * Resolves once the log holds it, with its place.
+   * Resolves once the log holds it, with its place. With a `guard`, the room remembers the key
+   * for `IDEMPOTENCY_WINDOW_SECONDS`, and a second append under it appends nothing.
    */
-  append(room: string, event: string, envelope: Envelope): Promise<RoomPosition>;
+  append(
+    room: string,
+    event: string,
+    envelope: Envelope,
+    guard?: IdempotencyGuard,
+  ): Promise<AppendResult>;
   /** Where `room` stands now (offset 0 in a fresh epoch for a room without messages). */
   position(room: string): Promise<RoomPosition>;
   /** Up to `limit` messages of `room` with offsets above `after`, and where the room stands. */

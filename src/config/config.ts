@@ -8,6 +8,7 @@ import {
   isHttpUrl,
   isOrigin,
   isRedisUrl,
+  optionalIntegerIn,
   optionalString,
   splitList,
 } from './env-values.js';
@@ -65,6 +66,11 @@ export interface HistoryConfig {
   size: number;
   /** Seconds a room's history lives after its last message. */
   ttlSeconds: number;
+  /**
+   * Seconds a room's epoch and last offset live after its last message (at least `ttlSeconds`):
+   * a client away longer than the history but while nothing was published still recovers.
+   */
+  metaTtlSeconds: number;
 }
 
 /** The validated configuration of one node. */
@@ -116,6 +122,8 @@ const MIN_API_KEY_LENGTH = 16;
 const MAX_PAYLOAD_LIMIT = 16 * 1024 * 1024;
 /** Linux keeps a socket path in 108 bytes, the terminating NUL included. */
 const MAX_SOCKET_PATH_BYTES = 107;
+/** How long a room's epoch and last offset outlive its last message by default (s). */
+const DEFAULT_HISTORY_META_TTL = 24 * 3600;
 /** What guests may publish to when nothing about auth is configured (the demo's rooms). */
 const DEVELOPMENT_GUEST_PUBLISH = ['lobby', 'demo:*'];
 /** Variables whose values are secrets: never echoed in a problem. */
@@ -189,14 +197,7 @@ const envSchema = z.object({
       .min(MIN_API_KEY_LENGTH, `must be at least ${MIN_API_KEY_LENGTH} characters`)
       .optional(),
   ),
-  ADMIN_PORT: optionalString.pipe(
-    z
-      .string()
-      .regex(/^\d+$/, 'must be a whole number between 1 and 65535')
-      .transform(Number)
-      .pipe(z.number().int().min(1).max(65535, 'must be a whole number between 1 and 65535'))
-      .optional(),
-  ),
+  ADMIN_PORT: optionalIntegerIn(1, 65535),
   CORS_ORIGINS: optionalString.pipe(
     z
       .string()
@@ -248,6 +249,7 @@ const envSchema = z.object({
   MAX_CLIENT_BUFFER_BYTES: integerIn(64 * 1024, 1024 * 1024 * 1024, 1024 * 1024),
   HISTORY_SIZE: integerIn(0, 100_000, 1000),
   HISTORY_TTL: integerIn(1, 30 * 24 * 3600, 600),
+  HISTORY_META_TTL: optionalIntegerIn(1, 365 * 24 * 3600),
   PRESENCE_ROOMS: roomPatterns,
   DRAIN_DELAY_MS: integerIn(0, 600_000, 2000),
   DRAIN_SPREAD_MS: integerIn(0, 600_000, 3000),
@@ -287,6 +289,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       `SHUTDOWN_TIMEOUT_MS: must exceed DRAIN_DELAY_MS + DRAIN_SPREAD_MS (${values.DRAIN_DELAY_MS + values.DRAIN_SPREAD_MS})`,
     );
   }
+  const metaTtlSeconds =
+    values.HISTORY_META_TTL ?? Math.max(DEFAULT_HISTORY_META_TTL, values.HISTORY_TTL);
+  if (metaTtlSeconds < values.HISTORY_TTL) {
+    problems.push(`HISTORY_META_TTL: must be at least HISTORY_TTL (${values.HISTORY_TTL})`);
+  }
   if (values.ADMIN_PORT !== undefined && values.ADMIN_PORT === values.PORT) {
     problems.push(`ADMIN_PORT: must differ from PORT (${values.PORT})`);
   }
@@ -316,7 +323,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
         publishApiRate: values.PUBLISH_API_RATE,
         maxClientBufferBytes: values.MAX_CLIENT_BUFFER_BYTES,
       },
-      history: { size: values.HISTORY_SIZE, ttlSeconds: values.HISTORY_TTL },
+      history: { size: values.HISTORY_SIZE, ttlSeconds: values.HISTORY_TTL, metaTtlSeconds },
       presenceRooms: values.PRESENCE_ROOMS ?? [],
       drain: {
         delayMs: values.DRAIN_DELAY_MS,

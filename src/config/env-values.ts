@@ -6,8 +6,8 @@ export const optionalString = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
-/** A whole number in `[min, max]`, or `fallback` when unset. */
-export const integerIn = (min: number, max: number, fallback: number) => {
+/** A whole number in `[min, max]`, or undefined when unset; the message names the range. */
+export const optionalIntegerIn = (min: number, max: number) => {
   const message = `must be a whole number between ${min} and ${max}`;
   return optionalString.pipe(
     z
@@ -15,10 +15,13 @@ export const integerIn = (min: number, max: number, fallback: number) => {
       .regex(/^\d+$/, message)
       .transform(Number)
       .pipe(z.number().int().min(min, message).max(max, message))
-      .optional()
-      .default(fallback),
+      .optional(),
   );
 };
+
+/** A whole number in `[min, max]`, or `fallback` when unset. */
+export const integerIn = (min: number, max: number, fallback: number) =>
+  optionalIntegerIn(min, max).pipe(z.number().optional().default(fallback));
 
 /** `true` or `false` (also `1`/`0`, `yes`/`no`), or `undefined` when unset. */
 export const booleanFlag = optionalString.pipe(

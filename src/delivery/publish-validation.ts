@@ -3,6 +3,7 @@ import {
   DEFAULT_EVENT,
   ErrorCode,
   EVENT_NAME_PATTERN,
+  IDEMPOTENCY_KEY_PATTERN,
   MAX_DATA_DEPTH,
   type ProtocolError,
   RESERVED_EVENT_NAMES,
@@ -17,6 +18,8 @@ export interface ValidPublish {
   room: string | null;
   event: string;
   data: unknown;
+  /** Set for a room message whose retries must not be published again. */
+  idempotencyKey?: string;
 }
 
 /** The outcome of {@link validatePublish}. */
@@ -47,6 +50,10 @@ const publishSchema = z.strictObject(
       .optional(),
     event: eventNameSchema.optional(),
     data: z.unknown().refine((value) => value !== undefined, 'data is required'),
+    idempotencyKey: z
+      .string({ error: 'idempotencyKey must be a string' })
+      .regex(IDEMPOTENCY_KEY_PATTERN, 'idempotencyKey must be 1-128 visible ASCII characters')
+      .optional(),
   },
   { error: 'unknown field in publish request' },
 );
@@ -88,18 +95,26 @@ export function validatePublish(input: unknown, maxBytes: number): PublishValida
     const code = (typeof field === 'string' && CODE_BY_FIELD[field]) || ErrorCode.BadRequest;
     const message =
       issue?.code === 'unrecognized_keys'
-        ? `unknown field(s) ${issue.keys.map((key) => `"${key}"`).join(', ')}; expected room or user, event, data`
+        ? `unknown field(s) ${issue.keys.map((key) => `"${key}"`).join(', ')}; expected room or user, event, data, idempotencyKey`
         : (issue?.message ?? 'invalid publish request');
     return failure(code, message);
   }
-  const { room, user, event, data } = parsed.data;
+  const { room, user, event, data, idempotencyKey } = parsed.data;
   const dataProblem = notJson(data, 1);
   if (dataProblem !== undefined) return failure(ErrorCode.InvalidData, dataProblem);
   if (user !== undefined && room !== undefined && room !== null) {
     return failure(ErrorCode.BadRequest, 'give room or user, not both');
   }
   const target = user === undefined ? (room ?? null) : `${USER_ROOM_PREFIX}${user}`;
-  return { ok: true, publish: { room: target, event: event ?? DEFAULT_EVENT, data } };
+  if (idempotencyKey !== undefined && target === null) {
+    return failure(
+      ErrorCode.BadRequest,
+      'idempotencyKey needs a room or a user: messages to everyone are at most once',
+    );
+  }
+  const publish: ValidPublish = { room: target, event: event ?? DEFAULT_EVENT, data };
+  if (idempotencyKey !== undefined) publish.idempotencyKey = idempotencyKey;
+  return { ok: true, publish };
 }
 
 /**

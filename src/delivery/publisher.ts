@@ -1,15 +1,32 @@
+import { createHash } from 'node:crypto';
 import type { Identity } from '../auth/identity.js';
 import { canPublish } from '../auth/room-policy.js';
 import type { ClusterLink } from '../cluster/cluster-link.js';
-import type { RoomLog } from '../cluster/room-log.js';
+import type { IdempotencyGuard, RoomLog } from '../cluster/room-log.js';
 import type { NodeMetrics, PublishSource } from '../observability/metrics.js';
-import { type Envelope, ErrorCode, type ProtocolError } from '../protocol/index.js';
+import {
+  ErrorCode,
+  IDEMPOTENCY_WINDOW_SECONDS,
+  type ProtocolError,
+  type PublishReceipt,
+} from '../protocol/index.js';
 import type { Broadcaster } from './broadcaster.js';
 import { createEnvelope } from './envelope.js';
 import { validatePublish } from './publish-validation.js';
 
-/** The outcome of {@link Publisher.publish}. */
-export type PublishResult = { ok: true; envelope: Envelope } | { ok: false; error: ProtocolError };
+/** The outcome of {@link Publisher.publish}: what to answer the publisher. */
+export type PublishResult =
+  | { ok: true; receipt: PublishReceipt }
+  | { ok: false; error: ProtocolError };
+
+/** What a retry must repeat for its idempotency key to stand for the same message. */
+function fingerprint(event: string, data: unknown): string {
+  return createHash('sha256')
+    .update(event)
+    .update('\n')
+    .update(JSON.stringify(data))
+    .digest('base64url');
+}
 
 /**
  * The one path by which messages enter the cluster, whether they come from a socket or from the
@@ -55,7 +72,7 @@ export class Publisher {
     const as = from.source === 'socket' ? from.as : undefined;
     const validation = validatePublish(input, this.maxPayloadBytes);
     if (!validation.ok) return validation;
-    const { room, event, data } = validation.publish;
+    const { room, event, data, idempotencyKey } = validation.publish;
     if (as !== undefined && !canPublish(as, room)) {
       return {
         ok: false,
@@ -81,15 +98,32 @@ export class Publisher {
     if (room === null) {
       this.broadcaster.broadcast(event, envelope);
       this.metrics.published.inc({ source: from.source, kind: 'everyone' });
-      return { ok: true, envelope };
+      return { ok: true, receipt: { id: envelope.id } };
     }
+    const guard: IdempotencyGuard | undefined =
+      idempotencyKey === undefined
+        ? undefined
+        : { key: idempotencyKey, fingerprint: fingerprint(event, data) };
     this.inFlight++;
     try {
       const timer = this.metrics.publishLatency.startTimer();
-      const { offset, epoch } = await this.roomLog.append(room, event, envelope);
+      const appended = await this.roomLog.append(room, event, envelope, guard);
       timer();
+      if (appended.kind === 'conflict') {
+        return {
+          ok: false,
+          error: {
+            code: ErrorCode.IdempotencyConflict,
+            message: `idempotencyKey ${JSON.stringify(idempotencyKey)} was used for another message to ${room} in the last ${IDEMPOTENCY_WINDOW_SECONDS} s`,
+          },
+        };
+      }
+      const { offset, epoch } = appended.position;
+      if (appended.kind === 'duplicate') {
+        return { ok: true, receipt: { id: appended.id, offset, epoch, duplicate: true } };
+      }
       this.metrics.published.inc({ source: from.source, kind: 'room' });
-      return { ok: true, envelope: { ...envelope, offset, epoch } };
+      return { ok: true, receipt: { id: envelope.id, offset, epoch } };
     } catch {
       // Redis went away between the readiness check and the append: nothing was published.
       return {

@@ -14,14 +14,16 @@ export interface PublishRouteDeps {
 /** HTTP status for each publish refusal that is not the client's fault. */
 const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.PayloadTooLarge]: 413,
+  [ErrorCode.IdempotencyConflict]: 422,
   [ErrorCode.Unavailable]: 503,
 };
 
 /**
  * `POST /api/publish` with `Authorization: Bearer <key>` and a JSON body
- * `{ room? | user?, event?, data }`: 202 `{ id }` once the message is handed to the cluster (for a
- * room, once the room's log holds it: `{ id, offset, epoch }`); 400,
- * 401, 413, 415, 429 or 503 with `{ error: { code, message } }` otherwise.
+ * `{ room? | user?, event?, data, idempotencyKey? }`: 202 `{ id }` once the message is handed to
+ * the cluster (for a room, once the room's log holds it: `{ id, offset, epoch }`, with
+ * `duplicate: true` for a retry); 400, 401, 413, 415, 422, 429 or 503 with
+ * `{ error: { code, message } }` otherwise.
  */
 export function publishRoute({ publisher, authorize, maxPayloadBytes }: PublishRouteDeps): Router {
   const router = Router();
@@ -50,8 +52,7 @@ export function publishRoute({ publisher, authorize, maxPayloadBytes }: PublishR
           next(new HttpError(status, result.error.code, result.error.message));
           return;
         }
-        const { id, offset, epoch } = result.envelope;
-        res.status(202).json(offset === undefined ? { id } : { id, offset, epoch });
+        res.status(202).json(result.receipt);
       }, next);
     },
   );

@@ -17,8 +17,20 @@ export type RoomAck =
   | { ok: true; room: string; offset?: number; epoch?: string; recovered?: boolean }
   | AckFailure;
 
-/** The acknowledgement of `publish`: for a room message, its place in the room. */
-export type PublishAck = { ok: true; id: string; offset?: number; epoch?: string } | AckFailure;
+/**
+ * What an accepted publish is answered with (the `publish` ack, `POST /api/publish`'s 202): its id
+ * and, for a room message, its place in the room; `duplicate` when an earlier publish with the
+ * same idempotency key was the one published (its id and place).
+ */
+export interface PublishReceipt {
+  id: string;
+  offset?: number;
+  epoch?: string;
+  duplicate?: true;
+}
+
+/** The acknowledgement of `publish`. */
+export type PublishAck = ({ ok: true } & PublishReceipt) | AckFailure;
 
 /** The acknowledgement of `presence`: the users in the room (each once, guests included). */
 export type PresenceAck = { ok: true; room: string; users: string[] } | AckFailure;

@@ -20,8 +20,8 @@ export interface Envelope<T = unknown> {
    */
   offset?: number;
   /**
-   * The room's history generation: it changes when the room's history was lost (expired after
-   * `HISTORY_TTL` of silence, or Redis restarted without persistence), and offsets start again.
+   * The room's history generation: it changes when the room's offsets were lost (expired after
+   * `HISTORY_META_TTL` of silence, or Redis restarted without persistence), and offsets start again.
    * Absent for a message to everyone.
    */
   epoch?: string;

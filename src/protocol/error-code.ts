@@ -41,6 +41,16 @@ export const ErrorCode = {
   NotFound: 'not_found',
   /** The node cannot reach the cluster bus (Redis) right now; retry later. */
   Unavailable: 'unavailable',
+  /**
+   * The idempotency key was used, within its window, for a publish with another room, event or
+   * data.
+   */
+  IdempotencyConflict: 'idempotency_conflict',
+  /**
+   * From nginx (HTTP 502): the node that had the request stopped before answering, so it may or
+   * may not have been published. Retry with the same `idempotencyKey` to publish it exactly once.
+   */
+  OutcomeUnknown: 'outcome_unknown',
   /** An unexpected server-side failure. */
   Internal: 'internal',
 } as const;

@@ -3,7 +3,14 @@
  * and limits. The one entry point for everything outside `src/protocol/` (server, client library,
  * benchmark and tests).
  */
-export type { AckFailure, PresenceAck, PublishAck, RefreshAck, RoomAck } from './ack.js';
+export type {
+  AckFailure,
+  PresenceAck,
+  PublishAck,
+  PublishReceipt,
+  RefreshAck,
+  RoomAck,
+} from './ack.js';
 export type {
   ClusterOverview,
   NodeReport,
@@ -23,6 +30,8 @@ export {
 } from './events.js';
 export {
   EVENT_NAME_PATTERN,
+  IDEMPOTENCY_KEY_PATTERN,
+  IDEMPOTENCY_WINDOW_SECONDS,
   MAX_DATA_DEPTH,
   MAX_ROOMS_PER_CONNECTION,
   PRIVATE_ROOM_PREFIX,

@@ -38,5 +38,11 @@ export const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([
 /** How deep `data` may nest (arrays and objects): deeper JSON is refused as `invalid_data`. */
 export const MAX_DATA_DEPTH = 64;
 
+/** Idempotency keys: 1–128 visible ASCII characters (a UUID, a database id, `order-42:shipped`). */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;
+
+/** How long a room remembers an idempotency key: a retry within it is not published again. */
+export const IDEMPOTENCY_WINDOW_SECONDS = 600;
+
 /** How many rooms one connection may be subscribed to at once. */
 export const MAX_ROOMS_PER_CONNECTION = 1000;

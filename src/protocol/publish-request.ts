@@ -8,6 +8,12 @@ export interface PublishRequest<T = unknown> {
   event?: string;
   /** The application payload; any JSON value, required. */
   data: T;
+  /**
+   * For a room or user message: a retry with the same key within `IDEMPOTENCY_WINDOW_SECONDS`
+   * (10 minutes) is not published again, and is answered with the first publish's id and offset
+   * (`duplicate: true`).
+   */
+  idempotencyKey?: string;
 }
 
 /** The event name used when a publish request names none. */

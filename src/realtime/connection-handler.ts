@@ -190,8 +190,7 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
       reply(result);
       return;
     }
-    const { id, offset, epoch } = result.envelope;
-    reply(offset === undefined ? { ok: true, id } : { ok: true, id, offset, epoch });
+    reply({ ok: true, ...result.receipt });
   });
 
   const onPresence = guard<PresenceAck>('presence', async (socket, [room], reply) => {

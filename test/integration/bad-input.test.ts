@@ -220,6 +220,12 @@ describe('socket events that are refused, with the code in the ack', () => {
     ['a misspelt room', 'publish', [{ rom: 'chat:1', data: 1 }], 'bad_request'],
     ['room and user both', 'publish', [{ room: 'chat:1', user: 'bob', data: 1 }], 'bad_request'],
     [
+      'an idempotencyKey with a space',
+      'publish',
+      [{ room: 'chat:1', data: 1, idempotencyKey: 'a b' }],
+      'bad_request',
+    ],
+    [
       'a __proto__ key',
       'publish',
       [JSON.parse('{"room":"chat:1","data":1,"__proto__":{"room":"news"}}')],
@@ -482,6 +488,27 @@ describe('HTTP requests that are refused, with status and code', () => {
     ['a room with a space', '{"room":"n ews","data":1}', {}, 400, 'invalid_room'],
     ['a reserved event', '{"room":"news","event":"goodbye","data":1}', {}, 400, 'invalid_event'],
     ['no data', '{"room":"news"}', {}, 400, 'invalid_data'],
+    [
+      'an empty idempotencyKey',
+      '{"room":"news","data":1,"idempotencyKey":""}',
+      {},
+      400,
+      'bad_request',
+    ],
+    [
+      'an idempotencyKey of 129 characters',
+      JSON.stringify({ room: 'news', data: 1, idempotencyKey: 'k'.repeat(129) }),
+      {},
+      400,
+      'bad_request',
+    ],
+    [
+      'an idempotencyKey for everyone (at most once)',
+      '{"data":1,"idempotencyKey":"k-1"}',
+      {},
+      400,
+      'bad_request',
+    ],
     [
       'data nested 100 deep',
       `{"room":"news","data":${'['.repeat(100)}${']'.repeat(100)}}`,

@@ -224,13 +224,45 @@ describe('recovery', () => {
     });
   });
 
-  it('lets a room history expire HISTORY_TTL after its last message', async () => {
-    const node = await start({ NODE_ID: 'ttl', HISTORY_TTL: '1' });
+  it('lets a room history expire HISTORY_TTL after its last message, its offsets HISTORY_META_TTL after', async () => {
+    const node = await start({ NODE_ID: 'ttl', HISTORY_TTL: '1', HISTORY_META_TTL: '3' });
     const room = freshRoom('ttl');
     const { epoch } = await publish(node, room, 'short-lived');
-    await sleep(2200);
-    const client = await connect(node);
-    const ack = await subscribe(client, room, { offset: 0, epoch });
+    await sleep(1500);
+    const direct = new Redis(redisUrl);
+    try {
+      expect(await direct.exists(`push:room:${room}:log`)).toBe(0);
+    } finally {
+      direct.disconnect();
+    }
+    // The history is gone: a client that missed the message cannot recover it...
+    const behind = await connect(node);
+    expect(await subscribe(behind, room, { offset: 0, epoch })).toEqual({
+      ok: true,
+      room,
+      offset: 1,
+      epoch,
+      recovered: false,
+    });
+    // ...but one that had it missed nothing, and the room's offsets go on in the same epoch.
+    const upToDate = await connect(node);
+    expect(await subscribe(upToDate, room, { offset: 1, epoch })).toMatchObject({
+      recovered: true,
+      offset: 1,
+      epoch,
+    });
+    expect(await publish(node, room, 'next')).toMatchObject({ offset: 2, epoch });
+    const later = await connect(node);
+    expect(await subscribe(later, room, { offset: 1, epoch })).toMatchObject({
+      recovered: true,
+      offset: 2,
+    });
+    await waitFor(() => offsetsOf(later, room).length === 1, { what: 'the replay' });
+    expect(offsetsOf(later, room)).toEqual([2]);
+    // HISTORY_META_TTL after the last message the room starts a new epoch.
+    await sleep(3500);
+    const fresh = await connect(node);
+    const ack = await subscribe(fresh, room, { offset: 2, epoch });
     expect(ack).toMatchObject({ recovered: false, offset: 0 });
     expect(ack.epoch).not.toBe(epoch);
   });
@@ -341,6 +373,63 @@ describe('the client library', () => {
     await settle();
     expect(got).toEqual(range(1, 9));
     expect(client.position(room)).toMatchObject({ offset: 9 });
+  });
+});
+
+describe('a publish with an idempotencyKey', () => {
+  const setups: Array<[string, () => Promise<[InProcessNode, InProcessNode]>]> = [
+    [
+      'on two nodes sharing Redis',
+      async () => [await start({ NODE_ID: 'idem-a' }), await start({ NODE_ID: 'idem-b' })],
+    ],
+    [
+      'on a single node without Redis',
+      async () => {
+        const node = await startInProcessNode({ NODE_ID: 'idem-solo', PUBLISH_API_KEYS: API_KEY });
+        nodes.push(node);
+        return [node, node];
+      },
+    ],
+  ];
+  it.each(setups)('is published once however often it is retried, %s', async (_name, setup) => {
+    const [first, second] = await setup();
+    const room = freshRoom('idem');
+    const subscriber = await connect(second);
+    await subscribe(subscriber, room);
+    const body = { room, data: { order: 42 }, idempotencyKey: `order-42:${room}` };
+    const original = await postPublish(first.url, API_KEY, body);
+    expect(original.status).toBe(202);
+    const receipt = (await original.json()) as { id: string; offset: number; epoch: string };
+    expect(receipt).toEqual({ id: expect.any(String), offset: 1, epoch: expect.any(String) });
+    // A retry, through another node or over a socket, is answered as the first publish was.
+    const retry = await postPublish(second.url, API_KEY, body);
+    expect(retry.status).toBe(202);
+    expect(await retry.json()).toEqual({ ...receipt, duplicate: true });
+    expect(await emitAck(await connect(first), 'publish', body)).toEqual({
+      ok: true,
+      ...receipt,
+      duplicate: true,
+    });
+    // The key stands for that message: another one under it is refused; keys are per room.
+    const other = await postPublish(first.url, API_KEY, { ...body, data: { order: 43 } });
+    expect(other.status).toBe(422);
+    expect(await other.json()).toMatchObject({ error: { code: 'idempotency_conflict' } });
+    const elsewhere = await postPublish(first.url, API_KEY, { ...body, room: `${room}-b` });
+    expect(await elsewhere.json()).toEqual({
+      id: expect.any(String),
+      offset: 1,
+      epoch: expect.any(String),
+    });
+    // Subscribers got it once.
+    await publish(first, room, 'next');
+    await waitFor(() => offsetsOf(subscriber, room).length === 2, { what: 'the next message' });
+    await settle();
+    expect(
+      subscriber.received.map((r) => [r.envelope.offset, r.envelope.id, r.envelope.data]),
+    ).toEqual([
+      [1, receipt.id, { order: 42 }],
+      [2, expect.any(String), 'next'],
+    ]);
   });
 });
 

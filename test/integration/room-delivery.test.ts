@@ -2,7 +2,12 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HistorySlice, RoomLog, RoomMessage } from '../../src/cluster/room-log.js';
+import type {
+  AppendResult,
+  HistorySlice,
+  RoomLog,
+  RoomMessage,
+} from '../../src/cluster/room-log.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { NodeMetrics } from '../../src/observability/metrics.js';
 import type { RoomPosition } from '../../src/protocol/index.js';
@@ -55,7 +60,7 @@ class ControlledLog implements RoomLog {
   publishUnseen(offset: number): void {
     this.history.push(this.message(offset));
   }
-  async append(): Promise<RoomPosition> {
+  async append(): Promise<AppendResult> {
     throw new Error('not used');
   }
   async position(): Promise<RoomPosition> {

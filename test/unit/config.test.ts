@@ -58,7 +58,7 @@ describe('loadConfig', () => {
         publishApiRate: 1000,
         maxClientBufferBytes: 1048576,
       },
-      history: { size: 1000, ttlSeconds: 600 },
+      history: { size: 1000, ttlSeconds: 600, metaTtlSeconds: 86_400 },
       presenceRooms: [],
     });
     expect(config.publishApiKeys).toHaveLength(1);
@@ -102,6 +102,7 @@ describe('loadConfig', () => {
       MAX_CLIENT_BUFFER_BYTES: '262144',
       HISTORY_SIZE: '250',
       HISTORY_TTL: '3600',
+      HISTORY_META_TTL: '7200',
       PRESENCE_ROOMS: 'chat:*, lobby',
       DRAIN_DELAY_MS: '500',
       DRAIN_SPREAD_MS: '1500',
@@ -138,7 +139,7 @@ describe('loadConfig', () => {
           publishApiRate: 0,
           maxClientBufferBytes: 262144,
         },
-        history: { size: 250, ttlSeconds: 3600 },
+        history: { size: 250, ttlSeconds: 3600, metaTtlSeconds: 7200 },
         presenceRooms: ['chat:*', 'lobby'],
         drain: { delayMs: 500, spreadMs: 1500, timeoutMs: 9000 },
         adminApiKey: 'an-admin-key-of-16-chars',
@@ -173,6 +174,17 @@ describe('loadConfig', () => {
     expect(problemsOf({ ALLOW_GUESTS: 'false' })[0]).toMatch(
       /^ALLOW_GUESTS: .*nobody could connect/,
     );
+  });
+
+  it("keeps rooms' offsets a day by default, never shorter than their history", () => {
+    expect(configOf({ HISTORY_TTL: '60' }).history.metaTtlSeconds).toBe(86_400);
+    expect(configOf({ HISTORY_TTL: '172800' }).history.metaTtlSeconds).toBe(172_800);
+    expect(problemsOf({ HISTORY_TTL: '600', HISTORY_META_TTL: '599' })).toEqual([
+      'HISTORY_META_TTL: must be at least HISTORY_TTL (600)',
+    ]);
+    expect(problemsOf({ HISTORY_META_TTL: '0' })).toEqual([
+      'HISTORY_META_TTL: must be a whole number between 1 and 31536000 (got "0")',
+    ]);
   });
 
   it('refuses a shutdown deadline shorter than the drain, and an admin port equal to PORT', () => {

@@ -96,6 +96,30 @@ describe('validatePublish', () => {
     });
   });
 
+  it('keeps an idempotency key for a room or user message, and refuses one for everyone', () => {
+    expect(
+      validatePublish({ user: 'alice', data: 1, idempotencyKey: 'order-42:shipped' }, LIMIT),
+    ).toEqual({
+      ok: true,
+      publish: {
+        room: 'user:alice',
+        event: 'message',
+        data: 1,
+        idempotencyKey: 'order-42:shipped',
+      },
+    });
+    expect(validatePublish({ data: 1, idempotencyKey: 'k' }, LIMIT)).toMatchObject({
+      ok: false,
+      error: { code: ErrorCode.BadRequest, message: expect.stringMatching(/at most once/) },
+    });
+    for (const idempotencyKey of ['', 'a b', 'é', 'k'.repeat(129), 42]) {
+      expect(validatePublish({ room: 'r', data: 1, idempotencyKey }, LIMIT)).toMatchObject({
+        ok: false,
+        error: { code: ErrorCode.BadRequest },
+      });
+    }
+  });
+
   it('never throws, and accepts only what the protocol allows (property)', () => {
     const codes = new Set<string>(Object.values(ErrorCode));
     fc.assert(
