@@ -17,7 +17,17 @@ const CHANNEL = 'push:room-messages';
 
 const metaKey = (room: string) => `push:room:${room}:meta`;
 const logKey = (room: string) => `push:room:${room}:log`;
-const idempotencyKey = (room: string, key: string) => `push:room:${room}:idem:${key}`;
+/** The record of an append: under the publisher's idempotency key, or under the message's id. */
+const recordKey = (room: string, guard: IdempotencyGuard | undefined, id: string) =>
+  guard === undefined ? `push:room:${room}:sent:${id}` : `push:room:${room}:idem:${guard.key}`;
+
+/**
+ * How long the record of an append without an idempotency key is kept. ioredis sends again the
+ * commands that were unanswered when its connection dropped, once it is back; Redis may have
+ * run them already. The record makes that second run a no-op. ioredis gives up on queued
+ * commands after 20 reconnect attempts (about 10 s), so a minute covers it.
+ */
+const RESEND_WINDOW_SECONDS = 60;
 
 /**
  * Appends one message: the room's epoch (created with the caller's candidate when the room has
@@ -25,18 +35,16 @@ const idempotencyKey = (room: string, key: string) => `push:room:${room}:idem:${
  * trimmed to the history size), the expiry of both keys, and the publish to every node. One
  * script, so Redis orders every room's messages once: the publish order is the offset order.
  *
- * With an idempotency key whose record is still there, it appends nothing and returns the
- * record instead (offset 0): "offset epoch id fingerprint" of the message appended under it.
+ * Every append leaves a record, "offset epoch id fingerprint", for a while: while it is there,
+ * the same record key appends nothing and returns the record instead (offset 0).
  *
- * KEYS: meta, log, idempotency record. ARGV: epoch candidate, history size, history ttl (s),
- * channel, the message text in three parts around the offset and the epoch, meta ttl (s), the
- * message's fingerprint ('' without a key), its id, the key's window (s).
+ * KEYS: meta, log, record. ARGV: epoch candidate, history size, history ttl (s), channel, the
+ * message text in three parts around the offset and the epoch, meta ttl (s), the message's
+ * fingerprint, its id, the record's lifetime (s).
  */
 const APPEND = `
-if ARGV[9] ~= '' then
-  local seen = redis.call('GET', KEYS[3])
-  if seen then return {0, seen} end
-end
+local seen = redis.call('GET', KEYS[3])
+if seen then return {0, seen} end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[1]
@@ -51,9 +59,7 @@ if size > 0 then
 end
 redis.call('EXPIRE', KEYS[1], ARGV[8])
 redis.call('PUBLISH', ARGV[4], message)
-if ARGV[9] ~= '' then
-  redis.call('SET', KEYS[3], offset .. ' ' .. epoch .. ' ' .. ARGV[10] .. ' ' .. ARGV[9], 'EX', ARGV[11])
-end
+redis.call('SET', KEYS[3], offset .. ' ' .. epoch .. ' ' .. ARGV[10] .. ' ' .. ARGV[9], 'EX', ARGV[11])
 return {offset, epoch}
 `;
 
@@ -90,7 +96,9 @@ function newEpoch(): string {
  * The room log in Redis: a hash (epoch, last offset) and a stream (the history) per room, and one
  * pub/sub channel that carries every room message to every node. The stream expires
  * `HISTORY_TTL` after the room's last message, the hash `HISTORY_META_TTL` after it: a room's
- * offsets go on (and a client that missed nothing still recovers) long after its history is gone. Appends go through the given command connection; the log
+ * offsets go on (and a client that missed nothing still recovers) long after its history is gone.
+ * Each append leaves a short-lived record, so that neither a publisher's retry (idempotency key)
+ * nor ioredis resending an unanswered command appends a message twice. Appends go through the given command connection; the log
  * subscribes on a connection of its own.
  */
 export class RedisRoomLog implements RoomLog {
@@ -154,7 +162,7 @@ export class RedisRoomLog implements RoomLog {
       3,
       metaKey(room),
       logKey(room),
-      idempotencyKey(room, guard?.key ?? ''),
+      recordKey(room, guard, id),
       newEpoch(),
       this.history.size,
       this.history.ttlSeconds,
@@ -163,19 +171,18 @@ export class RedisRoomLog implements RoomLog {
       ',"epoch":"',
       '"}}',
       this.history.metaTtlSeconds,
-      guard?.fingerprint ?? '',
+      guard?.fingerprint ?? '-',
       id,
-      IDEMPOTENCY_WINDOW_SECONDS,
+      guard === undefined ? RESEND_WINDOW_SECONDS : IDEMPOTENCY_WINDOW_SECONDS,
     )) as [number, string];
     if (offset !== 0) return { kind: 'appended', position: { offset, epoch } };
-    // `epoch` is the idempotency record of the message first appended under the key.
+    // `epoch` is the record of the message first appended under the record key.
     const [seenOffset = '0', seenEpoch = '', seenId = '', seenFingerprint] = epoch.split(' ');
+    const position = { offset: Number(seenOffset), epoch: seenEpoch };
+    // This very message, sent again by ioredis after a reconnect: appended once, as answered.
+    if (seenId === id) return { kind: 'appended', position };
     if (seenFingerprint !== guard?.fingerprint) return { kind: 'conflict' };
-    return {
-      kind: 'duplicate',
-      id: seenId,
-      position: { offset: Number(seenOffset), epoch: seenEpoch },
-    };
+    return { kind: 'duplicate', id: seenId, position };
   }
 
   async position(room: string): Promise<RoomPosition> {

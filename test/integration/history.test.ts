@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/shared/free-port.js';
 import { PushClient, type StatusChange } from '../../src/client/index.js';
+import { RedisRoomLog } from '../../src/cluster/redis-room-log.js';
+import { createLogger } from '../../src/observability/logger.js';
 import type { Envelope, RoomAck } from '../../src/protocol/index.js';
 import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
@@ -430,6 +433,33 @@ describe('a publish with an idempotencyKey', () => {
       [1, receipt.id, { order: 42 }],
       [2, expect.any(String), 'next'],
     ]);
+  });
+});
+
+describe('the room log in Redis', () => {
+  it('appends a message once when its command runs twice (ioredis resends unanswered ones)', async () => {
+    const redisClient = new Redis(redisUrl);
+    const log = new RedisRoomLog(
+      redisClient,
+      { size: 10, ttlSeconds: 60, metaTtlSeconds: 60 },
+      createLogger('resend', 'silent'),
+    );
+    try {
+      const room = freshRoom('resend');
+      const envelope = { id: randomUUID(), room, data: 1, node: 'resend', ts: Date.now() };
+      const first = await log.append(room, 'message', envelope);
+      expect(first).toEqual({
+        kind: 'appended',
+        position: { offset: 1, epoch: expect.any(String) },
+      });
+      expect(await log.append(room, 'message', envelope)).toEqual(first);
+      const slice = await log.read(room, 0, 10);
+      expect(slice.position.offset).toBe(1);
+      expect(slice.messages.map((m) => m.envelope.id)).toEqual([envelope.id]);
+    } finally {
+      await log.close();
+      redisClient.disconnect();
+    }
   });
 });
 
