@@ -5,6 +5,8 @@ import {
   type Envelope,
   type PresenceEvent,
   type ProtocolError,
+  type PublishAck,
+  type PublishRequest,
   type RoomAck,
   type RoomPosition,
   type ServerToClientEvents,
@@ -321,14 +323,22 @@ export class PushClient<Events extends EventMap = EventMap> {
   /**
    * Publishes through the serving node to `room` on every node (or to everyone).
    *
+   * A room message goes with an idempotency key (`input.idempotencyKey`, or one made here) and,
+   * when the connection drops before the answer, is sent again on the next connection, whichever
+   * node that is: published once, whether or not the first attempt got through. A message to
+   * everyone is sent once (at most once).
+   *
    * @returns the message id, as subscribers will see it in `envelope.id`.
-   * @throws {@link PushError} with the server's code (e.g. `payload_too_large`), `timeout` or
-   * `closed`.
+   * @throws {@link PushError} with the server's code (e.g. `payload_too_large`), `timeout` (no
+   * answer within `ackTimeoutMs`, reconnects included) or `closed`.
    */
   async publish<K extends keyof Events & string>(input: PublishInput<Events, K>): Promise<string> {
-    const ack = await this.send(() =>
-      this.socket.timeout(this.ackTimeoutMs).emitWithAck('publish', input),
-    );
+    const toRoom = input.room !== undefined && input.room !== null;
+    const request =
+      toRoom && input.idempotencyKey === undefined
+        ? { ...input, idempotencyKey: randomKey() }
+        : input;
+    const ack = await this.send(() => this.emitUntilAnswered(request, toRoom));
     if (!ack.ok) throw PushError.from(ack.error);
     return ack.id;
   }
@@ -355,6 +365,36 @@ export class PushClient<Events extends EventMap = EventMap> {
         `no answer from the server within ${this.ackTimeoutMs} ms (${reason})`,
       );
     }
+  }
+
+  /**
+   * Emits `publish` and waits for its answer up to `ackTimeoutMs`; with `again`, emits it once
+   * more after every disconnect meanwhile (Socket.IO sends it when the next connection is up).
+   */
+  private emitUntilAnswered(request: PublishRequest, again: boolean): Promise<PublishAck> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = () => {
+        settled = true;
+        clearTimeout(timer);
+        this.socket.off('disconnect', onDisconnect);
+      };
+      const emit = () =>
+        this.socket.emit('publish', request, (ack) => {
+          if (settled) return;
+          settle();
+          resolve(ack);
+        });
+      const onDisconnect = () => {
+        if (again) emit();
+      };
+      const timer = setTimeout(() => {
+        settle();
+        reject(new Error('operation has timed out'));
+      }, this.ackTimeoutMs);
+      this.socket.on('disconnect', onDisconnect);
+      emit();
+    });
   }
 
   /** Every message, once: room messages at or below the room's known offset are duplicates. */
@@ -567,4 +607,10 @@ export class PushClient<Events extends EventMap = EventMap> {
     const snapshot = this.status;
     for (const listener of this.listeners) listener(snapshot, change);
   }
+}
+
+/** A random idempotency key (32 hex digits); `getRandomValues` works on plain-HTTP pages too. */
+function randomKey(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }

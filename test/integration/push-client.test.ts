@@ -107,4 +107,31 @@ describe('PushClient', () => {
     await waitFor(() => got.length === 1, { what: 'delivery after the restart' });
     expect(got).toEqual(['after restart']);
   });
+
+  it('publishes a room message once when its connection drops before the answer', async () => {
+    const node = await start({ NODE_ID: 'pc-resend' });
+    const watcher = client(node.url);
+    const publisher = client(node.url);
+    await Promise.all([watcher.ready(), publisher.ready()]);
+    const seen: string[] = [];
+    watcher.on('chat', (envelope) => seen.push(envelope.id));
+    await watcher.subscribe('resend');
+    // The node takes the first publish, then drops the connection it came on: the message is
+    // published, its answer lost.
+    let dropped = false;
+    for (const socket of node.server.io.of('/').sockets.values()) {
+      socket.use(([event], next) => {
+        next();
+        if (event === 'publish' && !dropped) {
+          dropped = true;
+          socket.conn.close();
+        }
+      });
+    }
+    const id = await publisher.publish({ room: 'resend', event: 'chat', data: { text: 'once' } });
+    expect(dropped).toBe(true);
+    await waitFor(() => seen.length === 1, { what: 'the delivery' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(seen).toEqual([id]);
+  });
 });
