@@ -5,7 +5,7 @@ const ROOM = 'saturation';
 /** A step passes while p99 stays at or under this, with nothing lost. */
 export const SATURATION_P99_LIMIT_MS = 100;
 /** Bisection steps between the last passing and the first failing doubled rate. */
-const REFINE_STEPS = 2;
+const REFINE_STEPS = 3;
 
 /** One step of the ramp. */
 export interface SaturationStep extends Measurement {
@@ -14,7 +14,7 @@ export interface SaturationStep extends Measurement {
 
 /**
  * Saturation: the fanout population, from a quarter of the fanout rate, doubled each step until
- * p99 > 100 ms or loss, then bisected twice between the last passing and the first failing rate.
+ * p99 > 100 ms or loss, then bisected three times between the last passing and the first failing rate.
  */
 export interface SaturationResult {
   clients: number;
