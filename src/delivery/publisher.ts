@@ -125,12 +125,12 @@ export class Publisher {
       this.metrics.published.inc({ source: from.source, kind: 'room' });
       return { ok: true, receipt: { id: envelope.id, offset, epoch } };
     } catch {
-      // Redis went away between the readiness check and the append: nothing was published.
+      // Redis went away while the append was on its way: it may have run the script or not.
       return {
         ok: false,
         error: {
-          code: ErrorCode.Unavailable,
-          message: `node ${this.nodeId} could not hand the message to the cluster bus; retry later`,
+          code: ErrorCode.OutcomeUnknown,
+          message: `node ${this.nodeId} lost the cluster bus while handing it the message: it may or may not have been published; retry with the same idempotencyKey`,
         },
       };
     } finally {

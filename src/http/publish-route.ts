@@ -16,6 +16,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.IdempotencyConflict]: 422,
   [ErrorCode.Unavailable]: 503,
+  [ErrorCode.OutcomeUnknown]: 503,
 };
 
 /**

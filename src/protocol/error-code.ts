@@ -47,8 +47,9 @@ export const ErrorCode = {
    */
   IdempotencyConflict: 'idempotency_conflict',
   /**
-   * From nginx (HTTP 502): the node that had the request stopped before answering, so it may or
-   * may not have been published. Retry with the same `idempotencyKey` to publish it exactly once.
+   * The publish may or may not have gone through: the node lost Redis while handing it over (503),
+   * or, from nginx (502), the node that had the request stopped before answering. Retry with the
+   * same `idempotencyKey` to publish it exactly once.
    */
   OutcomeUnknown: 'outcome_unknown',
   /** An unexpected server-side failure. */

@@ -100,7 +100,8 @@ async function gather(room: string, count: number): Promise<Observed[]> {
 /**
  * Publishes to `room` at 100 msgs/s over HTTP through nginx until `stop()`, as a careful backend
  * does: each message with an idempotency key, and retried with it while its outcome is unknown
- * (nginx's 502 `outcome_unknown`: the node died with the request; or the request failed). Resolves
+ * (`outcome_unknown`: nginx's 502 when the node died with the request, a node's 503 when it lost
+ * Redis with the append on its way; or the request failed). Resolves
  * to the accepted offsets, the sequence numbers of refused publishes (never retried here, so that
  * the test can check they reach nobody), of those still unknown after the retries, and how many
  * retries there were and how many of them found their message already published.
@@ -128,11 +129,15 @@ function publishing(room: string) {
       }).then(
         async (response) => ({
           status: response.status,
-          body: (await response.json()) as { offset?: number; duplicate?: boolean },
+          body: (await response.json()) as {
+            offset?: number;
+            duplicate?: boolean;
+            error?: { code: string };
+          },
         }),
         () => undefined,
       );
-      if (answer === undefined || answer.status === 502) continue;
+      if (answer === undefined || answer.body.error?.code === 'outcome_unknown') continue;
       if (answer.status === 202 && answer.body.offset !== undefined) {
         accepted.push(answer.body.offset);
         if (answer.body.duplicate === true) retries.foundPublished++;
