@@ -21,6 +21,7 @@ interface EngineSocketInternals {
  * figure.
  */
 export function queuedBytes(socket: PushSocket, onProblem: ShapeProblemListener): number {
+  // The write buffer and the transport's ws socket are engine internals, absent from its types.
   const conn = socket.conn as unknown as EngineSocketInternals;
   let total = 0;
   const buffer = conn.writeBuffer;
@@ -46,6 +47,7 @@ export function queuedBytes(socket: PushSocket, onProblem: ShapeProblemListener)
  * wait for the queue to drain, which a client that does not read never lets happen).
  */
 export function closeNow(socket: PushSocket): void {
+  // `close(discard)` and the transport's ws socket are engine internals, absent from its types.
   const conn = socket.conn as unknown as EngineSocketInternals & { close(discard: boolean): void };
   const ws = conn.transport.name === 'websocket' ? conn.transport.socket : undefined;
   socket.disconnect(true);
