@@ -33,8 +33,9 @@ const BODY_ERRORS: Readonly<Record<string, { status: number; code: ErrorCode; re
 };
 
 /**
- * Turns every error into `{ error: { code, message } }` with a fitting status. Unexpected errors
- * are logged and answered with a generic 500 that reveals nothing internal.
+ * Turns every error into `{ error: { code, message } }` with a fitting status (a 503 with
+ * `Retry-After: 1`). Unexpected errors are logged and answered with a generic 500 that reveals
+ * nothing internal.
  */
 export function errorHandler(logger: Logger, metrics: NodeMetrics): ErrorRequestHandler {
   return (error: unknown, req, res, next) => {
@@ -52,6 +53,8 @@ export function errorHandler(logger: Logger, metrics: NodeMetrics): ErrorRequest
     const { status, code, message } =
       known ?? new HttpError(500, ErrorCode.Internal, 'internal error');
     metrics.refusals.inc({ code });
+    // A 503 is temporary: every one says when to try again.
+    if (status === 503 && !res.get('Retry-After')) res.set('Retry-After', '1');
     res.status(status).json({ error: { code, message } });
   };
 }

@@ -3,7 +3,7 @@ import type { ClusterLink } from '../cluster/cluster-link.js';
 import type { RoomLog } from '../cluster/room-log.js';
 import { continuesFrom } from '../cluster/room-log.js';
 import { ErrorCode } from '../protocol/index.js';
-import { HttpError } from './http-error.js';
+import { busUnreachable, HttpError } from './http-error.js';
 import { roomParam } from './room-param.js';
 
 /** What the history route needs. */
@@ -54,10 +54,7 @@ export function historyRoute({ roomLog, authorize, link }: HistoryRouteDeps): Ro
       return;
     }
     if (!link.isReady()) {
-      res.set('Retry-After', '1');
-      next(
-        new HttpError(503, ErrorCode.Unavailable, 'the cluster bus is unreachable; retry later'),
-      );
+      next(busUnreachable());
       return;
     }
     roomLog.read(room, since, limit).then((slice) => {

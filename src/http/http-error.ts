@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../protocol/index.js';
+import { ErrorCode } from '../protocol/index.js';
 
 /** An error that becomes an HTTP response `status` with body `{ error: { code, message } }`. */
 export class HttpError extends Error {
@@ -15,4 +15,9 @@ export class HttpError extends Error {
     super(message);
     this.name = 'HttpError';
   }
+}
+
+/** The 503 of a route that needs Redis while the node cannot reach it. */
+export function busUnreachable(): HttpError {
+  return new HttpError(503, ErrorCode.Unavailable, 'the cluster bus is unreachable; retry later');
 }

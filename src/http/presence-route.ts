@@ -3,7 +3,7 @@ import type { RoomPatterns } from '../auth/room-pattern.js';
 import type { ClusterLink } from '../cluster/cluster-link.js';
 import type { Presence } from '../cluster/presence.js';
 import { ErrorCode } from '../protocol/index.js';
-import { HttpError } from './http-error.js';
+import { busUnreachable, HttpError } from './http-error.js';
 import { roomParam } from './room-param.js';
 
 /** What the presence route needs. */
@@ -40,10 +40,7 @@ export function presenceRoute({ presence, rooms, authorize, link }: PresenceRout
       return;
     }
     if (!link.isReady()) {
-      res.set('Retry-After', '1');
-      next(
-        new HttpError(503, ErrorCode.Unavailable, 'the cluster bus is unreachable; retry later'),
-      );
+      next(busUnreachable());
       return;
     }
     presence.members(room).then((users) => res.json({ room: room, users }), next);

@@ -49,7 +49,6 @@ export function publishRoute({ publisher, authorize, maxPayloadBytes }: PublishR
       publisher.publish(req.body, { source: 'http' }).then((result) => {
         if (!result.ok) {
           const status = STATUS_BY_CODE[result.error.code] ?? 400;
-          if (status === 503) res.set('Retry-After', '1');
           next(new HttpError(status, result.error.code, result.error.message));
           return;
         }

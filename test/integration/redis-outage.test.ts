@@ -28,7 +28,12 @@ beforeAll(async () => {
   const url = `redis://127.0.0.1:${port}`;
   nodes = await Promise.all(
     ['x', 'y'].map((id) =>
-      startInProcessNode({ NODE_ID: id, REDIS_URL: url, PUBLISH_API_KEYS: API_KEY }),
+      startInProcessNode({
+        NODE_ID: id,
+        REDIS_URL: url,
+        PUBLISH_API_KEYS: API_KEY,
+        PRESENCE_ROOMS: 'outage',
+      }),
     ),
   );
   await waitFor(() => nodes.every((node) => node.server.link.isReady()), {
@@ -62,6 +67,15 @@ describe('while Redis is down', () => {
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('1');
     expect(await refused.json()).toMatchObject({ error: { code: 'unavailable' } });
+    // The HTTP routes that read Redis say so too, and when to try again.
+    for (const path of ['history', 'presence']) {
+      const read = await fetch(`${x.url}/api/rooms/outage/${path}`, {
+        headers: { authorization: `Bearer ${API_KEY}` },
+      });
+      expect(read.status, path).toBe(503);
+      expect(read.headers.get('retry-after'), path).toBe('1');
+      expect(await read.json(), path).toMatchObject({ error: { code: 'unavailable' } });
+    }
     const ack = await onX.socket.timeout(5000).emitWithAck('publish', { room: 'outage', data: 1 });
     expect(ack).toMatchObject({ ok: false, error: { code: 'unavailable' } });
     expect(onX.socket.connected && onY.socket.connected).toBe(true);
