@@ -47,4 +47,17 @@ export type StatusChange =
       recovered: string[];
       notRecovered: string[];
     }
+  /**
+   * A room's messages stopped following on while connected: an offset was skipped (`offsets`: the
+   * client held what came ahead, asked the node for the rest and handed everything over in order;
+   * `recovered: false` when the history no longer reached back), or the room's epoch changed
+   * (`epoch`, `recovered: false`: its history started afresh, messages of the old one may be
+   * missing). Not recovered: reload the room's state.
+   */
+  | { kind: 'gap'; room: string; cause: 'offsets' | 'epoch'; recovered: boolean }
+  /**
+   * The server took the client out of a room (`forbidden`: a refreshed token no longer allows it);
+   * the client no longer follows it.
+   */
+  | { kind: 'unsubscribed'; room: string; code: ErrorCode; reason: string }
   | { kind: 'closed' };

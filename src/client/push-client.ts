@@ -11,10 +11,19 @@ import {
   type RoomPosition,
   type ServerToClientEvents,
   SOCKET_PATH,
+  type Unsubscribed,
+  USER_ROOM_PREFIX,
   type Welcome,
 } from '../protocol/index.js';
+import { backoffDelay } from './backoff.js';
 import type { ConnectionStatus, StatusChange, TransportName } from './connection-status.js';
 import { PushError } from './push-error.js';
+import {
+  type GapCause,
+  type RoomArrival,
+  RoomSequence,
+  type SequenceStep,
+} from './room-sequence.js';
 import { readToken, refreshDelay, type TokenSource, tokenExpiry } from './token-source.js';
 
 /** Application events: event name → type of the `data` it carries. */
@@ -78,9 +87,39 @@ const RETRIED_ALWAYS: ReadonlySet<string> = new Set([
   'slow_consumer',
   'internal',
 ]);
+/** Refusals of a `subscribe` that pass: the client asks again after a backoff. */
+const JOIN_RETRIED: ReadonlySet<string> = new Set(['unavailable', 'rate_limited', 'internal']);
 const MAX_RETRY_DELAY_MS = 30_000;
+/** The longest a join waits for its answer before it is sent again (never shorter than the ack timeout). */
+const MAX_JOIN_WAIT_MS = 60_000;
 /** How long after a refused refresh the client asks its token function again. */
 const REFRESH_RETRY_MS = 5_000;
+
+/** Why a room is being joined on the current connection. */
+type JoinCause = 'subscribe' | 'resubscribe' | GapCause;
+
+/** A `subscribe` on the current connection, sent again until the node answers. */
+interface JoinRound {
+  cause: JoinCause;
+  /** How many times it was sent (or refused with a code that passes). */
+  attempts: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** Someone awaiting {@link PushClient.subscribe}. */
+interface SubscribeWaiter {
+  resolve: () => void;
+  reject: (error: PushError) => void;
+}
+
+/** The rooms being joined again after a reconnect, and how each went, told once all answered. */
+interface Resubscription {
+  pending: Set<string>;
+  rooms: string[];
+  failed: string[];
+  recovered: string[];
+  notRecovered: string[];
+}
 
 /**
  * A client of the push cluster for browsers and Node.js, over `socket.io-client`.
@@ -88,6 +127,13 @@ const REFRESH_RETRY_MS = 5_000;
  * It keeps the rooms it was asked to join and joins them again after every reconnect (a new
  * connection may land on another node, which knows nothing of the old one's rooms), and it
  * follows the server's `welcome` to say which node serves it.
+ *
+ * Room messages reach the application once each, in offset order, or the application is told:
+ * the client follows every room's offsets, and when one is skipped (or the room's epoch changes)
+ * it holds what arrived ahead, asks the node for what is missing (`subscribe` since its last
+ * offset, on the live connection) and then hands everything over in order; when the history no
+ * longer reaches back it says so (`notRecovered`, or a `gap` change with `recovered: false`).
+ * A `subscribe` the node does not answer is sent again, with a growing wait, until it is.
  *
  * @typeParam Events - the application's events and their payloads, so that a wrong event name or
  * payload is a compile error.
@@ -102,8 +148,12 @@ export class PushClient<Events extends EventMap = EventMap> {
   private readonly socket: ClientSocket;
   private readonly ackTimeoutMs: number;
   private readonly wanted = new Set<string>();
-  /** Per room, the last offset received (or acknowledged) and its epoch: where to recover from. */
-  private readonly positions = new Map<string, RoomPosition>();
+  /** Per room followed (the wanted ones, and the user's own room), where it stands. */
+  private readonly sequences = new Map<string, RoomSequence>();
+  /** Per room, the `subscribe` outstanding on the current connection. */
+  private readonly joins = new Map<string, JoinRound>();
+  private readonly waiters = new Map<string, Set<SubscribeWaiter>>();
+  private resubscription: Resubscription | undefined;
   private readonly handlers = new Map<string, Set<(envelope: Envelope) => void>>();
   private readonly anyHandlers = new Set<(event: string, envelope: Envelope) => void>();
   private readonly presenceHandlers = new Set<(change: PresenceEvent) => void>();
@@ -119,8 +169,12 @@ export class PushClient<Events extends EventMap = EventMap> {
     code: null,
   };
   private welcomed = false;
+  /** Welcomed on the current connection, and not disconnected since. */
+  private live = false;
   private closed = false;
   private sessionId: string | null = null;
+  /** The room every connection of this user is in (`user:<id>`); `undefined` for a guest. */
+  private ownRoom: string | undefined;
   private readonly firstWelcome: Promise<void>;
   private readonly token: TokenSource | undefined;
   /** The token of the current connection (or of its last refresh). */
@@ -203,10 +257,9 @@ export class PushClient<Events extends EventMap = EventMap> {
     return new Set(this.wanted);
   }
 
-  /** Where this client stands in `room`: the last offset it has, in the room's epoch. */
+  /** Where this client stands in `room`: the last offset it handed over, in the room's epoch. */
   position(room: string): RoomPosition | undefined {
-    const known = this.positions.get(room);
-    return known === undefined ? undefined : { ...known };
+    return this.sequences.get(room)?.position;
   }
 
   /** Resolves once connected and welcomed; rejects if the client is closed or refused first. */
@@ -226,8 +279,7 @@ export class PushClient<Events extends EventMap = EventMap> {
 
   /**
    * Calls `handler` with the envelope of every message published under `event` to this client
-   * (through a room it is in, or to everyone), once each: a room message already received (a
-   * replay overlapping what arrived live) is dropped by its offset.
+   * (through a room it is in, or to everyone), once each and, per room, in offset order.
    *
    * @returns a function that removes the handler.
    */
@@ -288,22 +340,45 @@ export class PushClient<Events extends EventMap = EventMap> {
   }
 
   /**
-   * Joins `room` on the serving node; after a reconnect the client joins it again by itself.
+   * Joins `room` on the serving node; after a reconnect the client joins it again by itself. The
+   * client keeps asking until the node answers: a `timeout` rejection (no answer within
+   * `ackTimeoutMs`) leaves the room in {@link rooms}, still being joined; `unsubscribe` stops it.
    *
-   * @throws {@link PushError} with the server's code (e.g. `invalid_room`), `timeout` or `closed`.
+   * @throws {@link PushError} with the server's code (e.g. `invalid_room`, `forbidden`: the room is
+   * dropped), `timeout`, `unsubscribed` (`unsubscribe` came first) or `closed`.
    */
-  async subscribe(room: string): Promise<void> {
+  subscribe(room: string): Promise<void> {
+    if (this.closed) return Promise.reject(new PushError('closed', 'the client is closed'));
     this.wanted.add(room);
-    try {
-      const ack = await this.send(() =>
-        this.socket.timeout(this.ackTimeoutMs).emitWithAck('subscribe', room),
-      );
-      if (!ack.ok) throw PushError.from(ack.error);
-      this.advance(room, ack);
-    } catch (error) {
-      this.wanted.delete(room);
-      throw error;
-    }
+    if (!this.sequences.has(room)) this.sequences.set(room, new RoomSequence());
+    return new Promise<void>((resolve, reject) => {
+      let waiters = this.waiters.get(room);
+      if (waiters === undefined) {
+        waiters = new Set();
+        this.waiters.set(room, waiters);
+      }
+      const waiter: SubscribeWaiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.get(room)?.delete(waiter);
+        reject(
+          new PushError(
+            'timeout',
+            `no answer from the server within ${this.ackTimeoutMs} ms; still trying to join ${room} (unsubscribe to stop)`,
+          ),
+        );
+      }, this.ackTimeoutMs);
+      waiters.add(waiter);
+      this.join(room, 'subscribe');
+    });
   }
 
   /**
@@ -312,8 +387,7 @@ export class PushClient<Events extends EventMap = EventMap> {
    * @throws {@link PushError} with the server's code, `timeout` or `closed`.
    */
   async unsubscribe(room: string): Promise<void> {
-    this.wanted.delete(room);
-    this.positions.delete(room);
+    this.forget(room, new PushError('unsubscribed', `unsubscribe(${room}) was called`));
     const ack = await this.send(() =>
       this.socket.timeout(this.ackTimeoutMs).emitWithAck('unsubscribe', room),
     );
@@ -349,6 +423,10 @@ export class PushClient<Events extends EventMap = EventMap> {
     this.closed = true;
     clearTimeout(this.refreshTimer);
     clearTimeout(this.retryTimer);
+    this.abandonJoins();
+    for (const room of [...this.waiters.keys()]) {
+      this.settleWaiters(room, new PushError('closed', 'the client is closed'));
+    }
     this.socket.close();
     this.update({ state: 'disconnected', transport: null, reason: 'closed' }, { kind: 'closed' });
   }
@@ -397,26 +475,166 @@ export class PushClient<Events extends EventMap = EventMap> {
     });
   }
 
-  /** Every message, once: room messages at or below the room's known offset are duplicates. */
-  private receive(event: string, envelope: Envelope): void {
-    const { room, offset, epoch } = envelope;
-    if (room !== null && typeof offset === 'number' && typeof epoch === 'string') {
-      const known = this.positions.get(room);
-      if (known !== undefined && known.epoch === epoch && offset <= known.offset) return;
-      // A live message in another epoch (the room's history started afresh) moves the client on.
-      this.positions.set(room, { offset, epoch });
-    }
-    for (const handler of this.handlers.get(event) ?? []) handler(envelope);
-    for (const handler of this.anyHandlers) handler(event, envelope);
+  /**
+   * Joins `room` on the current connection, `since` where the client stands in it (if anywhere),
+   * unless a join of it is already outstanding (its answer will do). Not connected: the next
+   * `welcome` joins every wanted room.
+   */
+  private join(room: string, cause: JoinCause): void {
+    if (!this.live || this.closed || this.joins.has(room)) return;
+    const sequence = this.sequences.get(room);
+    if (sequence === undefined) return;
+    const round: JoinRound = { cause, attempts: 0, timer: undefined };
+    this.joins.set(room, round);
+    sequence.joinSent();
+    this.sendJoin(room, round);
   }
 
-  /** Takes the room position a subscribe acknowledged, unless the client is already further. */
-  private advance(room: string, ack: RoomAck): void {
-    if (!ack.ok || ack.offset === undefined || ack.epoch === undefined) return;
-    const known = this.positions.get(room);
-    if (known === undefined || known.epoch !== ack.epoch || known.offset < ack.offset) {
-      this.positions.set(room, { offset: ack.offset, epoch: ack.epoch });
+  /**
+   * Sends the round's `subscribe` and, should no answer come, sends it again after a wait that
+   * doubles each time (from `ackTimeoutMs`, up to a minute): the answer to any of them will do.
+   */
+  private sendJoin(room: string, round: JoinRound): void {
+    if (this.joins.get(room) !== round) return;
+    round.attempts += 1;
+    const since = this.sequences.get(room)?.position;
+    const answered = (ack: RoomAck) => this.joinAnswered(room, round, ack);
+    if (since === undefined) this.socket.emit('subscribe', room, answered);
+    else this.socket.emit('subscribe', room, { since }, answered);
+    const wait = Math.min(
+      this.ackTimeoutMs * 2 ** (round.attempts - 1),
+      Math.max(this.ackTimeoutMs, MAX_JOIN_WAIT_MS),
+    );
+    clearTimeout(round.timer);
+    round.timer = setTimeout(() => this.sendJoin(room, round), wait);
+  }
+
+  private joinAnswered(room: string, round: JoinRound, ack: RoomAck): void {
+    if (this.joins.get(room) !== round || this.closed) return;
+    clearTimeout(round.timer);
+    const sequence = this.sequences.get(room);
+    if (sequence === undefined) return;
+    if (!ack.ok) {
+      if (JOIN_RETRIED.has(ack.error.code)) {
+        // The node could not serve it just now (Redis, its event rate): asked again later.
+        round.timer = setTimeout(
+          () => this.sendJoin(room, round),
+          backoffDelay(round.attempts, 500, MAX_RETRY_DELAY_MS),
+        );
+        return;
+      }
+      this.joins.delete(room);
+      sequence.joinAbandoned();
+      this.resubscribed(room, 'failed');
+      this.forget(room, PushError.from(ack.error));
+      return;
     }
+    this.joins.delete(room);
+    const step = sequence.joined(ack);
+    this.hand(step);
+    this.settleWaiters(room);
+    if (round.cause === 'resubscribe') {
+      this.resubscribed(
+        room,
+        step.recovered === true
+          ? 'recovered'
+          : step.recovered === false
+            ? 'notRecovered'
+            : 'joined',
+      );
+    } else if (round.cause !== 'subscribe') {
+      this.emitChange({
+        kind: 'gap',
+        room,
+        cause: round.cause,
+        recovered: step.recovered !== false,
+      });
+    }
+    if (step.gap !== undefined) this.join(room, step.gap);
+  }
+
+  /** Stops following `room`: no more joins, its waiters rejected with `reason`. */
+  private forget(room: string, reason: PushError): void {
+    this.wanted.delete(room);
+    this.sequences.delete(room);
+    const round = this.joins.get(room);
+    if (round !== undefined) clearTimeout(round.timer);
+    this.joins.delete(room);
+    this.settleWaiters(room, reason);
+    if (this.resubscription?.pending.delete(room)) this.tellResubscribed();
+  }
+
+  private settleWaiters(room: string, error?: PushError): void {
+    const waiters = this.waiters.get(room);
+    if (waiters === undefined) return;
+    this.waiters.delete(room);
+    for (const waiter of waiters) {
+      if (error === undefined) waiter.resolve();
+      else waiter.reject(error);
+    }
+  }
+
+  /** The connection is gone: its joins will never be answered; the next `welcome` starts anew. */
+  private abandonJoins(): void {
+    for (const [room, round] of this.joins) {
+      clearTimeout(round.timer);
+      this.sequences.get(room)?.joinAbandoned();
+    }
+    this.joins.clear();
+    this.resubscription = undefined;
+  }
+
+  /** Notes how rejoining `room` after a reconnect went; says it once every room has answered. */
+  private resubscribed(
+    room: string,
+    outcome: 'joined' | 'recovered' | 'notRecovered' | 'failed',
+  ): void {
+    const report = this.resubscription;
+    if (report === undefined || !report.pending.delete(room)) return;
+    if (outcome === 'failed') report.failed.push(room);
+    else report.rooms.push(room);
+    if (outcome === 'recovered') report.recovered.push(room);
+    if (outcome === 'notRecovered') report.notRecovered.push(room);
+    this.tellResubscribed();
+  }
+
+  private tellResubscribed(): void {
+    const report = this.resubscription;
+    if (report === undefined || report.pending.size > 0) return;
+    this.resubscription = undefined;
+    const { rooms, failed, recovered, notRecovered } = report;
+    this.emitChange({ kind: 'resubscribed', rooms, failed, recovered, notRecovered });
+  }
+
+  /** A message from the node: to everyone at once; a room's in its offset order, or told. */
+  private receive(event: string, envelope: Envelope): void {
+    const { room } = envelope;
+    if (room === null || room === undefined) {
+      this.deliver({ event, envelope });
+      return;
+    }
+    let sequence = this.sequences.get(room);
+    if (sequence === undefined) {
+      // Rooms this client left (a message was already on its way) are not handed over.
+      if (room !== this.ownRoom) return;
+      sequence = new RoomSequence();
+      this.sequences.set(room, sequence);
+    }
+    const step = sequence.receive({ event, envelope });
+    this.hand(step);
+    if (step.epochChanged === true) {
+      this.emitChange({ kind: 'gap', room, cause: 'epoch', recovered: false });
+    }
+    if (step.gap !== undefined) this.join(room, step.gap);
+  }
+
+  private hand(step: SequenceStep): void {
+    for (const arrival of step.deliver) this.deliver(arrival);
+  }
+
+  private deliver({ event, envelope }: RoomArrival): void {
+    for (const handler of this.handlers.get(event) ?? []) handler(envelope);
+    for (const handler of this.anyHandlers) handler(event, envelope);
   }
 
   private wire(): void {
@@ -424,10 +642,18 @@ export class PushClient<Events extends EventMap = EventMap> {
     socket.on('presence', (change: PresenceEvent) => {
       for (const handler of this.presenceHandlers) handler(change);
     });
+    socket.on('unsubscribed', (notice: Unsubscribed) => {
+      if (this.closed || !this.wanted.has(notice.room)) return;
+      this.forget(notice.room, new PushError(notice.code, notice.message));
+      this.emitChange({
+        kind: 'unsubscribed',
+        room: notice.room,
+        code: notice.code,
+        reason: notice.message,
+      });
+    });
     socket.onAny((event: string, envelope: Envelope) => {
-      if (event !== 'welcome' && event !== 'goodbye' && event !== 'presence') {
-        this.receive(event, envelope);
-      }
+      if (!SERVER_EVENTS.has(event)) this.receive(event, envelope);
     });
     socket.on('connect', () => {
       const engine = socket.io.engine;
@@ -437,26 +663,7 @@ export class PushClient<Events extends EventMap = EventMap> {
         this.update({ transport: name }, { kind: 'transport', transport: name });
       });
     });
-    socket.on('welcome', (welcome: Welcome) => {
-      const reconnected = this.welcomed;
-      this.welcomed = true;
-      this.retries = 0;
-      this.sessionId = welcome.sid;
-      this.update(
-        {
-          state: 'connected',
-          node: welcome.node,
-          user: welcome.user,
-          guest: welcome.guest,
-          attempt: 0,
-          reason: null,
-          code: null,
-        },
-        { kind: 'connected', node: welcome.node, reconnected },
-      );
-      this.scheduleRefresh();
-      if (reconnected && this.wanted.size > 0) void this.resubscribe();
-    });
+    socket.on('welcome', (welcome: Welcome) => this.welcome(welcome));
     socket.on('goodbye', (goodbye: ProtocolError) => {
       if (this.closed) return;
       this.update(
@@ -466,6 +673,8 @@ export class PushClient<Events extends EventMap = EventMap> {
     });
     socket.on('disconnect', (reason) => {
       if (this.closed) return;
+      this.live = false;
+      this.abandonJoins();
       clearTimeout(this.refreshTimer);
       // The server closed it (after a goodbye): Socket.IO leaves that to the application.
       const retrying = !socket.active && this.retryAfter(this.current.code);
@@ -501,6 +710,54 @@ export class PushClient<Events extends EventMap = EventMap> {
   }
 
   /**
+   * A new connection is up: says so, and joins every wanted room on it, each `since` where the
+   * client left it, so that the node first replays what was missed when the room's history still
+   * reaches back (`recovered`), else the application should reload that room's state
+   * (`notRecovered`); the user's own room too, which the node joins by itself, to recover it.
+   */
+  private welcome(welcome: Welcome): void {
+    const reconnected = this.welcomed;
+    this.welcomed = true;
+    this.live = true;
+    this.retries = 0;
+    this.sessionId = welcome.sid;
+    this.abandonJoins();
+    const ownRoom = welcome.guest ? undefined : `${USER_ROOM_PREFIX}${welcome.user}`;
+    if (this.ownRoom !== undefined && this.ownRoom !== ownRoom && !this.wanted.has(this.ownRoom)) {
+      // Another user now (a token for someone else): the old user's room is not followed.
+      this.sequences.delete(this.ownRoom);
+    }
+    this.ownRoom = ownRoom;
+    this.update(
+      {
+        state: 'connected',
+        node: welcome.node,
+        user: welcome.user,
+        guest: welcome.guest,
+        attempt: 0,
+        reason: null,
+        code: null,
+      },
+      { kind: 'connected', node: welcome.node, reconnected },
+    );
+    this.scheduleRefresh();
+    const rooms = [...this.wanted];
+    if (ownRoom !== undefined && !this.wanted.has(ownRoom)) {
+      if (this.sequences.get(ownRoom)?.position !== undefined) rooms.push(ownRoom);
+    }
+    if (reconnected && rooms.length > 0) {
+      this.resubscription = {
+        pending: new Set(rooms),
+        rooms: [],
+        failed: [],
+        recovered: [],
+        notRecovered: [],
+      };
+    }
+    for (const room of rooms) this.join(room, reconnected ? 'resubscribe' : 'subscribe');
+  }
+
+  /**
    * Connects again after a backoff when the server's refusal (or goodbye) `code` is one the client
    * can outlast; returns whether it will.
    */
@@ -510,8 +767,8 @@ export class PushClient<Events extends EventMap = EventMap> {
       RETRIED_ALWAYS.has(code) ||
       (typeof this.token === 'function' && RETRIED_WITH_TOKEN_FUNCTION.has(code));
     if (!retried) return false;
-    const delay = Math.min(MAX_RETRY_DELAY_MS, 500 * 2 ** this.retries) * (0.5 + Math.random() / 2);
     this.retries += 1;
+    const delay = backoffDelay(this.retries, 500, MAX_RETRY_DELAY_MS);
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       if (!this.closed) this.socket.connect();
@@ -552,52 +809,6 @@ export class PushClient<Events extends EventMap = EventMap> {
     this.scheduleRefresh(REFRESH_RETRY_MS);
   }
 
-  /**
-   * Joins every wanted room again on the new connection (perhaps another node), each `since`
-   * where the client left it: the node first replays what was missed, when the room's history
-   * still reaches back (`recovered`), else the application should reload that room's state
-   * (`notRecovered`). Rooms the server refuses are dropped.
-   */
-  private async resubscribe(): Promise<void> {
-    const rooms = [...this.wanted];
-    const results = await Promise.allSettled(
-      rooms.map((room) => {
-        const since = this.positions.get(room);
-        const request = this.socket.timeout(this.ackTimeoutMs);
-        return since === undefined
-          ? request.emitWithAck('subscribe', room)
-          : request.emitWithAck('subscribe', room, { since });
-      }),
-    );
-    const failed: string[] = [];
-    const recovered: string[] = [];
-    const notRecovered: string[] = [];
-    results.forEach((result, index) => {
-      const room = rooms[index] as string;
-      if (result.status === 'fulfilled' && result.value.ok) {
-        const ack = result.value;
-        if (ack.recovered === true) recovered.push(room);
-        else if (ack.recovered === false) notRecovered.push(room);
-        this.advance(room, ack);
-        return;
-      }
-      failed.push(room);
-      // Refused by the server: gone. Timed out: kept, and tried again at the next reconnect.
-      if (result.status === 'fulfilled') {
-        this.wanted.delete(room);
-        this.positions.delete(room);
-      }
-    });
-    if (this.closed) return;
-    this.emitChange({
-      kind: 'resubscribed',
-      rooms: rooms.filter((room) => !failed.includes(room)),
-      failed,
-      recovered,
-      notRecovered,
-    });
-  }
-
   private update(patch: Partial<ConnectionStatus>, change: StatusChange | undefined): void {
     this.current = { ...this.current, ...patch };
     if (change !== undefined) this.emitChange(change);
@@ -608,6 +819,14 @@ export class PushClient<Events extends EventMap = EventMap> {
     for (const listener of this.listeners) listener(snapshot, change);
   }
 }
+
+/** The server's own events; every other event carries a published message's envelope. */
+const SERVER_EVENTS: ReadonlySet<string> = new Set([
+  'welcome',
+  'goodbye',
+  'presence',
+  'unsubscribed',
+]);
 
 /** A random idempotency key (32 hex digits); `getRandomValues` works on plain-HTTP pages too. */
 function randomKey(): string {

@@ -1,11 +1,12 @@
 import type { ErrorCode, ProtocolError } from '../protocol/index.js';
 
-/** Codes a {@link PushError} may carry: the server's, plus two raised by the client itself. */
-export type PushErrorCode = ErrorCode | 'timeout' | 'closed';
+/** Codes a {@link PushError} may carry: the server's, plus those raised by the client itself. */
+export type PushErrorCode = ErrorCode | 'timeout' | 'closed' | 'unsubscribed';
 
 /**
  * Why a `subscribe`, `unsubscribe` or `publish` failed: the server's `{ code, message }`, or
- * `timeout` (no acknowledgement in time) or `closed` (the client was closed).
+ * `timeout` (no acknowledgement in time), `closed` (the client was closed) or `unsubscribed` (a
+ * `subscribe` overtaken by `unsubscribe`).
  */
 export class PushError extends Error {
   override readonly name = 'PushError';

@@ -171,6 +171,16 @@ function narrate(change: StatusChange, snapshot: ConnectionStatus): string | und
       ]
         .filter((line) => line !== '')
         .join(' ');
+    case 'gap':
+      if (change.cause === 'epoch') {
+        return `The history of #${change.room} started afresh: earlier messages may be missing.`;
+      }
+      return change.recovered
+        ? `Caught up on messages of #${change.room} that had been skipped.`
+        : `Messages of #${change.room} were skipped and are no longer in its history.`;
+    case 'unsubscribed':
+      renderRooms();
+      return `Left #${change.room}: ${change.code} (${change.reason}).`;
     case 'closed':
       return 'Closed.';
   }

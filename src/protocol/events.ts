@@ -1,6 +1,6 @@
 import type { PresenceAck, PublishAck, RefreshAck, RoomAck } from './ack.js';
 import type { Envelope, RoomPosition } from './envelope.js';
-import type { ProtocolError } from './error-code.js';
+import type { ErrorCode, ProtocolError } from './error-code.js';
 import type { PublishRequest } from './publish-request.js';
 
 /** Sent by the server once, right after a connection is established. */
@@ -23,6 +23,16 @@ export interface PresenceEvent {
 }
 
 /**
+ * Sent when the server takes a connection out of a room it had joined: `forbidden` when a
+ * refreshed token no longer allows the room. No more of the room's messages follow.
+ */
+export interface Unsubscribed {
+  room: string;
+  code: ErrorCode;
+  message: string;
+}
+
+/**
  * Published messages: each arrives under the event name it was published with (`message` by
  * default), chosen at run time by the publisher, and always carries an {@link Envelope}.
  */
@@ -31,8 +41,9 @@ export type EnvelopeEvents = Record<string, (envelope: Envelope) => void>;
 /**
  * Events the server emits to clients: `welcome`, `goodbye` (why the server is about to close the
  * connection: `token_expired`, `rate_limited`, `slow_consumer`, …), `presence` (someone arrived
- * in or left a presence room), and any published event name carrying an envelope. (Those three
- * are reserved event names: no published message can take their place.)
+ * in or left a presence room), `unsubscribed` (the server took the connection out of a room), and
+ * any published event name carrying an envelope. (Those four are reserved event names: no
+ * published message can take their place.)
  *
  * The intersection is written envelope-events-first so that `welcome` keeps its own payload type
  * where Socket.IO looks up an event's parameters.
@@ -41,6 +52,7 @@ export type ServerToClientEvents = EnvelopeEvents & {
   welcome: (welcome: Welcome) => void;
   goodbye: (reason: ProtocolError) => void;
   presence: (change: PresenceEvent) => void;
+  unsubscribed: (notice: Unsubscribed) => void;
 };
 
 /** How a client subscribes: `since` where it left the room, to get what it missed first. */

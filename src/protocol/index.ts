@@ -26,6 +26,7 @@ export {
   type PresenceEvent,
   type ServerToClientEvents,
   type SubscribeOptions,
+  type Unsubscribed,
   type Welcome,
 } from './events.js';
 export {

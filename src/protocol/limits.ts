@@ -33,6 +33,7 @@ export const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([
   'welcome',
   'goodbye',
   'presence',
+  'unsubscribed',
 ]);
 
 /** How deep `data` may nest (arrays and objects): deeper JSON is refused as `invalid_data`. */

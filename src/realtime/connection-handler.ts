@@ -155,8 +155,21 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
       return;
     }
     const joining = !socket.rooms.has(key);
-    const { position, recovered } = await rooms.join(socket, name.data, since);
-    if (joining && socket.connected) presence.entered(socket, name.data);
+    // The socket is in the room once join() returns its promise: presence hears of it before
+    // any unsubscribe that overtakes the join can say it left.
+    const joined = rooms.join(socket, name.data, since);
+    if (joining) presence.entered(socket, name.data);
+    const { position, recovered, unreadable } = await joined;
+    if (unreadable === true) {
+      if (joining && !socket.rooms.has(key)) presence.left(socket, name.data);
+      reply(
+        ackFailure(
+          ErrorCode.Unavailable,
+          `the history of ${name.data} cannot be read right now; retry the subscribe`,
+        ),
+      );
+      return;
+    }
     reply({
       ok: true,
       room: name.data,
@@ -237,10 +250,19 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
       return;
     }
     socket.data.identity = identity;
-    // The new token may grant less: rooms it no longer allows are left.
-    for (const key of socket.rooms) {
+    // The new token may grant less: rooms it no longer allows are left, and the client is told.
+    const refused = [...socket.rooms].flatMap((key) => {
       const room = roomOfKey(key);
-      if (room !== undefined && !canSubscribe(identity, room)) socket.leave(key);
+      return room !== undefined && !canSubscribe(identity, room) ? [room] : [];
+    });
+    for (const room of refused) {
+      socket.leave(roomKey(room));
+      presence.left(socket, room);
+      socket.emit('unsubscribed', {
+        room,
+        code: ErrorCode.Forbidden,
+        message: `the refreshed token does not allow ${room}`,
+      });
     }
     if (identity.expiresAt !== null) expiry.schedule(socket, identity.expiresAt);
     reply({ ok: true, expiresAt: identity.expiresAt ?? 0 });
@@ -253,7 +275,7 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
     reply(
       ackFailure(
         ErrorCode.UnknownEvent,
-        `unknown event ${JSON.stringify(String(event).slice(0, 64))}; expected subscribe, unsubscribe, publish or refresh`,
+        `unknown event ${JSON.stringify(String(event).slice(0, 64))}; expected subscribe, unsubscribe, publish, presence or refresh`,
       ),
     );
   };

@@ -12,6 +12,11 @@ export interface JoinOutcome {
   position: RoomPosition | undefined;
   /** Set when the client asked to recover `since` a position. */
   recovered?: boolean;
+  /**
+   * Set when the client asked to recover and the history could not be read (Redis down): it
+   * should ask again. A connection that was not in the room before is not in it now.
+   */
+  unreadable?: true;
 }
 
 /** After the live feed comes back, a second catch-up a little later closes the race of the first. */
@@ -34,8 +39,11 @@ const SECOND_CATCH_UP_MS = 1000;
  * go: no gap, no duplicate, offset order.
  */
 export class RoomDelivery {
-  /** Per room, the clients recovering it and the live messages held for each. */
-  private readonly recovering = new Map<string, Map<PushSocket, RoomMessage[]>>();
+  /**
+   * Per room, the clients recovering it and, for each of their recoveries under way (a client may
+   * ask again before the first is answered), the live messages held for it.
+   */
+  private readonly recovering = new Map<string, Map<PushSocket, Set<RoomMessage[]>>>();
   /** Per room with subscribers here, the last message delivered. */
   private readonly delivered = new Map<string, RoomPosition>();
   /** Rooms whose gap is being filled from the history, with the live messages held meanwhile. */
@@ -81,7 +89,9 @@ export class RoomDelivery {
 
   /**
    * Joins `socket` to `room`; with `since`, first sends what it missed when the room's history
-   * reaches back that far.
+   * reaches back that far. The socket is in the room when this returns (synchronously), before
+   * the history is read; it leaves it again only when a recovery finds the history unreadable
+   * and it was not in the room before.
    */
   async join(
     socket: PushSocket,
@@ -94,13 +104,19 @@ export class RoomDelivery {
       const position = await this.roomLog.position(room).catch(() => undefined);
       return { position };
     }
+    const wasIn = socket.rooms.has(key);
     let waiting = this.recovering.get(room);
     if (waiting === undefined) {
       waiting = new Map();
       this.recovering.set(room, waiting);
     }
+    let buffers = waiting.get(socket);
+    if (buffers === undefined) {
+      buffers = new Set();
+      waiting.set(socket, buffers);
+    }
     const held: RoomMessage[] = [];
-    waiting.set(socket, held);
+    buffers.add(held);
     socket.join(key);
     try {
       const slice = await this.roomLog
@@ -109,24 +125,35 @@ export class RoomDelivery {
           this.logger.warn({ err: error, room }, 'cannot read room history for a recovery');
           return undefined;
         });
-      const recovered = slice !== undefined && continuesFrom(slice, since);
-      this.metrics.recoveries.inc({ outcome: recovered ? 'recovered' : 'not_recovered' });
       // From here to the end, synchronously: nothing can come between history and live messages.
+      const stillIn = socket.connected && socket.rooms.has(key);
+      if (slice === undefined) {
+        if (!wasIn && buffers.size === 1) {
+          socket.leave(key);
+        } else if (stillIn) {
+          // Live messages it would otherwise miss; the client holds them until it recovers.
+          for (const message of held) socket.emit(message.event, message.envelope);
+        }
+        return { position: undefined, unreadable: true };
+      }
+      const recovered = continuesFrom(slice, since);
+      this.metrics.recoveries.inc({ outcome: recovered ? 'recovered' : 'not_recovered' });
       let last = recovered ? since.offset : Number.NEGATIVE_INFINITY;
       const send = ({ event, envelope }: RoomMessage) => {
         socket.emit(event, envelope);
         last = envelope.offset ?? last;
       };
-      if (recovered && socket.connected) {
+      if (recovered && stillIn) {
         slice.messages.forEach(send);
         this.metrics.replayed.inc(slice.messages.length);
       }
-      if (socket.connected && socket.rooms.has(key)) {
+      if (stillIn) {
         for (const message of held) if ((message.envelope.offset ?? 0) > last) send(message);
       }
-      return { position: slice?.position, recovered };
+      return { position: slice.position, recovered };
     } finally {
-      waiting.delete(socket);
+      buffers.delete(held);
+      if (buffers.size === 0 && waiting.get(socket) === buffers) waiting.delete(socket);
       if (waiting.size === 0 && this.recovering.get(room) === waiting) this.recovering.delete(room);
     }
   }
@@ -146,7 +173,7 @@ export class RoomDelivery {
       return;
     }
     target.except([...waiting.keys()].map((socket) => socket.id)).emit(event, envelope);
-    for (const held of waiting.values()) held.push(message);
+    for (const buffers of waiting.values()) for (const held of buffers) held.push(message);
   }
 
   /**

@@ -215,6 +215,14 @@ describe('token expiry and refresh', () => {
     await waitFor(() => client.received.length >= 1, { what: 'delivery to private:a' });
     await settle();
     expect(client.received.map((r) => r.envelope.data)).toEqual(['private:a']);
+    // ...and was told so, once.
+    expect(client.unsubscribed).toEqual([
+      {
+        room: 'private:b',
+        code: 'forbidden',
+        message: 'the refreshed token does not allow private:b',
+      },
+    ]);
   });
 
   it('refuses a refresh for another user, a bad token, and one from a guest', async () => {
@@ -245,13 +253,17 @@ describe('token expiry and refresh', () => {
       transports: ['websocket'],
       token: () => {
         issued++;
-        return testToken({ sub: 'hana', ttlSeconds: 7 });
+        // The fresh token no longer grants private:b.
+        const rooms = issued === 1 ? ['private:*'] : ['private:a'];
+        return testToken({ sub: 'hana', ttlSeconds: 7, rooms });
       },
     });
     pushClients.push(client);
     const changes: StatusChange[] = [];
     client.onStatus((_status, change) => changes.push(change));
     await client.ready();
+    await client.subscribe('private:a');
+    await client.subscribe('private:b');
     const sid = client.sid;
     await waitFor(() => changes.some((c) => c.kind === 'token_refreshed'), {
       timeoutMs: 10_000,
@@ -263,6 +275,14 @@ describe('token expiry and refresh', () => {
     expect(client.sid).toBe(sid);
     expect(client.user).toBe('hana');
     expect(issued).toBeGreaterThanOrEqual(2);
+    // The server took it out of private:b, and the client knows.
+    expect([...client.rooms]).toEqual(['private:a']);
+    expect(changes).toContainEqual({
+      kind: 'unsubscribed',
+      room: 'private:b',
+      code: 'forbidden',
+      reason: 'the refreshed token does not allow private:b',
+    });
   });
 
   it('reports token_expired when a fixed token runs out, and does not loop', async () => {

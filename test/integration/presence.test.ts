@@ -27,7 +27,7 @@ beforeAll(async () => {
   const env = {
     REDIS_URL: redis.getConnectionUrl(),
     PUBLISH_API_KEYS: API_KEY,
-    PRESENCE_ROOMS: 'chat:*',
+    PRESENCE_ROOMS: 'chat:*,private:chat-*',
   };
   [a, b] = await Promise.all([
     startInProcessNode({ NODE_ID: 'pres-a', ...env }),
@@ -63,6 +63,27 @@ const overHttp = async (node: InProcessNode, room: string) =>
   });
 
 describe('presence', () => {
+  it('a refreshed token that no longer allows a presence room takes the user out: members are told', async () => {
+    const room = 'private:chat-refresh';
+    const ivy = await as(a, 'ivy');
+    await subscribe(ivy, room);
+    const kim = await connectClient(b.url, {
+      token: await testToken({ sub: 'kim', rooms: ['private:chat-*'] }),
+      transports: ['websocket'],
+    });
+    clients.push(kim);
+    await subscribe(kim, room);
+    await waitFor(async () => (await membersOf(ivy, room)).length === 2, { what: 'two members' });
+    const fresh = await testToken({ sub: 'kim', rooms: ['private:other'] });
+    expect(await emitAck(kim, 'refresh', fresh)).toMatchObject({ ok: true });
+    await waitFor(
+      () => ivy.presence.some((change) => change.user === 'kim' && change.action === 'leave'),
+      { what: "kim's leave, told to ivy" },
+    );
+    expect(await membersOf(ivy, room)).toEqual(['ivy']);
+    expect(kim.unsubscribed).toMatchObject([{ room, code: 'forbidden' }]);
+  });
+
   it('counts each user once across tabs and nodes, and tells members who arrives and leaves', async () => {
     const room = 'chat:team';
     const aliceTab1 = await as(a, 'alice');

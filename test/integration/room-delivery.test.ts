@@ -13,7 +13,8 @@ import { NodeMetrics } from '../../src/observability/metrics.js';
 import type { RoomPosition } from '../../src/protocol/index.js';
 import type { PushIo, PushSocket } from '../../src/realtime/push-io.js';
 import { RoomDelivery } from '../../src/realtime/room-delivery.js';
-import { connectClient, type TestClient } from '../support/test-client.js';
+import { roomKey } from '../../src/realtime/room-key.js';
+import { connectClient, settle, type TestClient } from '../support/test-client.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -28,10 +29,17 @@ class ControlledLog implements RoomLog {
   listener: ((message: RoomMessage) => void) | undefined;
   resyncListener: (() => void) | undefined;
   readonly history: RoomMessage[] = [];
-  private release: (() => void) | undefined;
+  private readonly releases: Array<() => void> = [];
   readStarted = false;
   /** Reads wait for {@link finishRead} while set; otherwise they answer at once. */
   holding = true;
+  /**
+   * What a read answers: the history as of its end (default), or as of its start, as Redis
+   * answers a read that is then slow to reach the node.
+   */
+  snapshot: 'start' | 'end' = 'end';
+  /** Reads fail (Redis unreachable) while set. */
+  failing = false;
   /** The oldest offset the history still holds (as if trimmed below it). */
   oldest = 1;
 
@@ -68,22 +76,26 @@ class ControlledLog implements RoomLog {
   }
   async read(_room: string, after: number): Promise<HistorySlice> {
     this.readStarted = true;
+    const atStart = [...this.history];
     if (this.holding) {
       await new Promise<void>((resolve) => {
-        this.release = resolve;
+        this.releases.push(resolve);
       });
     }
-    // The history as of the read: what was published up to now.
+    if (this.failing) throw new Error('Redis is unreachable');
+    const history = this.snapshot === 'start' ? atStart : this.history;
     return {
-      position: { offset: this.history.length, epoch: EPOCH },
-      messages: this.history.filter(
-        (m) => (m.envelope.offset ?? 0) > Math.max(after, this.oldest - 1),
-      ),
+      position: { offset: history.length, epoch: EPOCH },
+      messages: history.filter((m) => (m.envelope.offset ?? 0) > Math.max(after, this.oldest - 1)),
       oldestOffset: this.oldest,
     };
   }
+  /** Lets the oldest read still waiting answer. */
   finishRead(): void {
-    this.release?.();
+    this.releases.shift()?.();
+  }
+  get pendingReads(): number {
+    return this.releases.length;
   }
   onMessage(listener: (message: RoomMessage) => void): void {
     this.listener = listener;
@@ -176,6 +188,71 @@ describe('joining a room while its messages keep coming', () => {
     expect(await joined).toMatchObject({ recovered: false });
     await waitFor(() => client.received.length === 2, { what: 'held live messages' });
     expect(client.received.map((r) => r.envelope.offset)).toEqual([1, 2]);
+  });
+});
+
+describe('a client that asks to recover again before its first recovery is answered', () => {
+  it('gets every message in order from the two answers: none is sent ahead of an older one', async () => {
+    const { log, delivery, connect } = await setUp();
+    log.snapshot = 'start';
+    for (let offset = 1; offset <= 3; offset++) log.publish(offset);
+    const { client, socket } = await connect();
+    const first = delivery.join(socket, ROOM, { offset: 0, epoch: EPOCH });
+    log.publish(4);
+    const second = delivery.join(socket, ROOM, { offset: 0, epoch: EPOCH });
+    await waitFor(() => log.pendingReads === 2, { what: 'two reads' });
+    log.publish(5);
+    log.finishRead();
+    await first;
+    // Published while the second recovery is still under way: held for it, not sent ahead.
+    log.publish(6);
+    log.finishRead();
+    await second;
+    log.publish(7);
+    await waitFor(() => client.received.some((r) => r.envelope.offset === 7), { what: 'offset 7' });
+    // A client keeps what is newer than what it has: it must see every offset that way.
+    const kept: number[] = [];
+    for (const { envelope } of client.received) {
+      const offset = envelope.offset ?? 0;
+      if (offset > (kept.at(-1) ?? 0)) kept.push(offset);
+    }
+    expect(kept).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+});
+
+describe('a recovery whose history cannot be read (Redis down)', () => {
+  it('says so, and leaves the room again when the client was not in it', async () => {
+    const { log, delivery, connect } = await setUp();
+    log.holding = false;
+    log.failing = true;
+    const { client, socket } = await connect();
+    expect(await delivery.join(socket, ROOM, { offset: 3, epoch: EPOCH })).toEqual({
+      position: undefined,
+      unreadable: true,
+    });
+    expect(socket.rooms.has(roomKey(ROOM))).toBe(false);
+    log.publish(1);
+    await settle(100);
+    expect(client.received).toEqual([]);
+  });
+
+  it('keeps a client that was in the room in it, with the live messages that came meanwhile', async () => {
+    const { log, delivery, connect } = await setUp();
+    const { client, socket } = await connect();
+    log.holding = false;
+    await delivery.join(socket, ROOM, undefined);
+    log.publish(1);
+    log.holding = true;
+    log.failing = true;
+    const joined = delivery.join(socket, ROOM, { offset: 0, epoch: EPOCH });
+    await waitFor(() => log.pendingReads === 1, { what: 'the read' });
+    log.publish(2);
+    log.finishRead();
+    expect(await joined).toMatchObject({ unreadable: true });
+    log.publish(3);
+    await waitFor(() => client.received.length === 3, { what: 'three' });
+    expect(client.received.map((r) => r.envelope.offset)).toEqual([1, 2, 3]);
+    expect(socket.rooms.has(roomKey(ROOM))).toBe(true);
   });
 });
 

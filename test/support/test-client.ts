@@ -4,6 +4,7 @@ import type {
   Envelope,
   PresenceEvent,
   ServerToClientEvents,
+  Unsubscribed,
 } from '../../src/protocol/index.js';
 import { sleep } from './wait.js';
 
@@ -21,6 +22,8 @@ export interface TestClient {
   received: Array<{ event: string; envelope: Envelope }>;
   /** Presence changes received, in order. */
   presence: PresenceEvent[];
+  /** Rooms the server took the connection out of, in order. */
+  unsubscribed: Unsubscribed[];
   /** Envelopes received with the given id (to count duplicates). */
   receivedWithId(id: string): number;
   close(): void;
@@ -62,9 +65,11 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
   });
   const received: TestClient['received'] = [];
   const presence: PresenceEvent[] = [];
+  const unsubscribed: Unsubscribed[] = [];
   socket.on('presence', (change) => presence.push(change));
+  socket.on('unsubscribed', (notice) => unsubscribed.push(notice));
   socket.onAny((event: string, envelope: Envelope) => {
-    if (event !== 'welcome' && event !== 'goodbye' && event !== 'presence') {
+    if (!['welcome', 'goodbye', 'presence', 'unsubscribed'].includes(event)) {
       received.push({ event, envelope });
     }
   });
@@ -87,6 +92,7 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
         user,
         received,
         presence,
+        unsubscribed,
         receivedWithId: (id) => received.filter(({ envelope }) => envelope.id === id).length,
         close: () => socket.close(),
       };

@@ -1,0 +1,224 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { PushClient, type StatusChange } from '../../src/client/index.js';
+import { ScriptedNode, type SubscribeCall } from '../support/scripted-node.js';
+import { sleep, waitFor } from '../support/wait.js';
+
+/**
+ * The client library never hands over a room with a silent gap: against a scripted node that
+ * skips offsets, answers late, never answers, or starts the room's epoch afresh, the application
+ * gets every message once and in offset order, or is told that it could not.
+ */
+const ROOM = 'orders';
+const ACK_TIMEOUT_MS = 300;
+let node: ScriptedNode | undefined;
+const clients: PushClient[] = [];
+
+interface Watched {
+  client: PushClient;
+  offsets: number[];
+  changes: StatusChange[];
+}
+
+async function watch(url: string, user?: string): Promise<Watched> {
+  const client = new PushClient(url, {
+    transports: ['websocket'],
+    ackTimeoutMs: ACK_TIMEOUT_MS,
+    ...(user === undefined ? {} : { token: 'scripted-token' }),
+  });
+  clients.push(client);
+  const watched: Watched = { client, offsets: [], changes: [] };
+  client.on('message', (envelope) => watched.offsets.push(envelope.offset ?? -1));
+  client.onStatus((_status, change) => watched.changes.push(change));
+  await client.ready();
+  return watched;
+}
+
+const range = (from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, index) => from + index);
+
+/** The replay a real node sends before answering a subscribe `since`: what followed it. */
+function replay(call: SubscribeCall, upTo: number): void {
+  const from = (call.since?.offset ?? 0) + 1;
+  node?.sendRange(call.room, from, upTo, call.since?.epoch ?? 'E1', call.socket);
+  call.answer({ ok: true, room: call.room, offset: upTo, epoch: 'E1', recovered: true });
+}
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  await node?.close();
+  node = undefined;
+});
+
+describe('PushClient against a scripted node: no silent gap', () => {
+  it('an offset jump: holds what came ahead, recovers the missing ones on the live connection, hands over in order', async () => {
+    node = await ScriptedNode.start();
+    const app = await watch(node.url);
+    await app.client.subscribe(ROOM);
+    node.sendRange(ROOM, 1, 3);
+    await waitFor(() => app.offsets.length === 3, { what: 'offsets 1-3' });
+    const sid = app.client.sid;
+
+    node.onSubscribe = (call) => replay(call, 6);
+    // 4 and 5 never come live: the node's feed skipped them.
+    node.send(ROOM, 6);
+    node.send(ROOM, 7);
+    await waitFor(() => app.offsets.length === 7, { what: 'offsets 1-7' });
+    expect(app.offsets).toEqual(range(1, 7));
+    // Asked on the same connection, since the last offset it had.
+    expect(node.subscribes.at(-1)).toMatchObject({ room: ROOM, since: { offset: 3, epoch: 'E1' } });
+    expect(app.client.sid).toBe(sid);
+    expect(app.changes).toContainEqual({
+      kind: 'gap',
+      room: ROOM,
+      cause: 'offsets',
+      recovered: true,
+    });
+    expect(app.client.position(ROOM)).toEqual({ offset: 7, epoch: 'E1' });
+  });
+
+  it('an offset jump the history no longer covers: told, then goes on from the newest', async () => {
+    node = await ScriptedNode.start();
+    const app = await watch(node.url);
+    await app.client.subscribe(ROOM);
+    node.sendRange(ROOM, 1, 2);
+    await waitFor(() => app.offsets.length === 2, { what: 'offsets 1-2' });
+    node.onSubscribe = (call) =>
+      call.answer({ ok: true, room: ROOM, offset: 2000, epoch: 'E1', recovered: false });
+    node.send(ROOM, 1999);
+    node.send(ROOM, 2000);
+    await waitFor(() => app.changes.some((change) => change.kind === 'gap'), { what: 'the gap' });
+    node.send(ROOM, 2001);
+    await waitFor(() => app.offsets.length === 5, { what: 'offsets after the gap' });
+    expect(app.offsets).toEqual([1, 2, 1999, 2000, 2001]);
+    expect(app.changes).toContainEqual({
+      kind: 'gap',
+      room: ROOM,
+      cause: 'offsets',
+      recovered: false,
+    });
+  });
+
+  it('a resubscribe answered after the timeout: the late answer counts, nothing skipped meanwhile', async () => {
+    node = await ScriptedNode.start();
+    const app = await watch(node.url);
+    await app.client.subscribe(ROOM);
+    node.sendRange(ROOM, 1, 3);
+    await waitFor(() => app.offsets.length === 3, { what: 'offsets 1-3' });
+
+    // After the reconnect: the node joins the room at once (live messages 7 and 8 flow), but
+    // replays 4-6 and answers only after the client's ack timeout.
+    node.onSubscribe = (call) => {
+      node?.sendRange(ROOM, 7, 8, 'E1', call.socket);
+      setTimeout(() => replay(call, 8), ACK_TIMEOUT_MS * 2);
+    };
+    node.dropConnections();
+    await waitFor(() => app.changes.some((change) => change.kind === 'resubscribed'), {
+      timeoutMs: 10_000,
+      what: 'resubscribed',
+    });
+    expect(app.offsets).toEqual(range(1, 8));
+    expect(app.changes).toContainEqual({
+      kind: 'resubscribed',
+      rooms: [ROOM],
+      failed: [],
+      recovered: [ROOM],
+      notRecovered: [],
+    });
+    expect([...app.client.rooms]).toEqual([ROOM]);
+  });
+
+  it('a resubscribe never answered: sent again on the live connection until answered', async () => {
+    node = await ScriptedNode.start();
+    const app = await watch(node.url);
+    await app.client.subscribe(ROOM);
+    node.sendRange(ROOM, 1, 3);
+    await waitFor(() => app.offsets.length === 3, { what: 'offsets 1-3' });
+
+    let asked = 0;
+    node.onSubscribe = (call) => {
+      asked++;
+      if (asked === 1) {
+        // Joined, live messages flow, but this answer is lost.
+        node?.sendRange(ROOM, 7, 8, 'E1', call.socket);
+        return;
+      }
+      replay(call, 8);
+    };
+    node.dropConnections();
+    await waitFor(() => app.offsets.length === 8, { timeoutMs: 10_000, what: 'offsets 1-8' });
+    expect(app.offsets).toEqual(range(1, 8));
+    const [first, second] = node.subscribes.slice(-2);
+    // The second went on the same connection as the first, since the same offset.
+    expect(second?.socket.id).toBe(first?.socket.id);
+    expect(second?.since).toEqual({ offset: 3, epoch: 'E1' });
+    await sleep(ACK_TIMEOUT_MS * 3);
+    expect(app.offsets).toEqual(range(1, 8));
+  });
+
+  it('a subscribe never answered at first: the call times out, the client keeps asking and then follows the room', async () => {
+    node = await ScriptedNode.start();
+    const app = await watch(node.url);
+    let asked = 0;
+    node.onSubscribe = (call) => {
+      asked++;
+      if (asked > 1) call.answer({ ok: true, room: ROOM, offset: 10, epoch: 'E1' });
+    };
+    await expect(app.client.subscribe(ROOM)).rejects.toMatchObject({ code: 'timeout' });
+    expect([...app.client.rooms]).toEqual([ROOM]);
+    await waitFor(() => asked === 2, { timeoutMs: 5000, what: 'the second subscribe' });
+    node.send(ROOM, 11);
+    await waitFor(() => app.offsets.length === 1, { what: 'offset 11' });
+    expect(app.offsets).toEqual([11]);
+  });
+
+  it('a new epoch under a live subscription is reported, and the new epoch followed from its start', async () => {
+    node = await ScriptedNode.start();
+    const app = await watch(node.url);
+    await app.client.subscribe(ROOM);
+    node.sendRange(ROOM, 1, 3);
+    await waitFor(() => app.offsets.length === 3, { what: 'offsets 1-3' });
+    node.onSubscribe = (call) => {
+      node?.send(ROOM, 1, 'E2', call.socket);
+      call.answer({ ok: true, room: ROOM, offset: 2, epoch: 'E2', recovered: true });
+    };
+    // The room's history started afresh (E2); its message 1 did not come live.
+    node.send(ROOM, 2, 'E2');
+    node.send(ROOM, 3, 'E2');
+    await waitFor(() => app.offsets.length === 6, { what: 'three messages of E2' });
+    expect(app.offsets).toEqual([1, 2, 3, 1, 2, 3]);
+    expect(app.changes).toContainEqual({
+      kind: 'gap',
+      room: ROOM,
+      cause: 'epoch',
+      recovered: false,
+    });
+    expect(node.subscribes.at(-1)?.since).toEqual({ offset: 0, epoch: 'E2' });
+    expect(app.client.position(ROOM)).toEqual({ offset: 3, epoch: 'E2' });
+  });
+
+  it('duplicates are dropped and a replay overlapping live messages hands each over once', async () => {
+    node = await ScriptedNode.start();
+    const app = await watch(node.url);
+    await app.client.subscribe(ROOM);
+    node.sendRange(ROOM, 1, 3);
+    node.sendRange(ROOM, 2, 4);
+    await waitFor(() => app.offsets.length === 4, { what: 'offsets 1-4' });
+    await sleep(100);
+    expect(app.offsets).toEqual(range(1, 4));
+  });
+
+  it("the user's own room is recovered after a reconnect too", async () => {
+    node = await ScriptedNode.start('alice');
+    const app = await watch(node.url, 'alice');
+    node.sendRange('user:alice', 1, 2);
+    await waitFor(() => app.offsets.length === 2, { what: 'offsets 1-2' });
+    node.onSubscribe = (call) => replay(call, 5);
+    node.dropConnections();
+    await waitFor(() => app.offsets.length === 5, { timeoutMs: 10_000, what: 'offsets 1-5' });
+    expect(app.offsets).toEqual(range(1, 5));
+    expect(node.subscribes.at(-1)).toMatchObject({
+      room: 'user:alice',
+      since: { offset: 2, epoch: 'E1' },
+    });
+  });
+});

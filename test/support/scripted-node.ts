@@ -1,0 +1,95 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server, type Socket } from 'socket.io';
+import type { Envelope, RoomAck, RoomPosition } from '../../src/protocol/index.js';
+
+/** A `subscribe` a scripted node received, for the test to answer (or not). */
+export interface SubscribeCall {
+  socket: Socket;
+  room: string;
+  since: RoomPosition | undefined;
+  answer: (ack: RoomAck) => void;
+}
+
+/**
+ * A stand-in for a push node whose answers the test scripts: it welcomes every connection as a
+ * guest (or as `user`), records every `subscribe` and hands it to the test, and sends room
+ * messages with whatever offsets and epochs the test chooses. For driving the client library into
+ * the situations a real node only reaches under load (late or lost acks, skipped offsets, a new
+ * epoch).
+ */
+export class ScriptedNode {
+  readonly subscribes: SubscribeCall[] = [];
+  /** Answers each `subscribe` as it arrives; by default at once, at offset 0 of `E1`. */
+  onSubscribe: (call: SubscribeCall) => void = (call) =>
+    call.answer({ ok: true, room: call.room, offset: 0, epoch: 'E1' });
+
+  private constructor(
+    readonly io: Server,
+    readonly url: string,
+  ) {}
+
+  /** Starts a node on a free loopback port; its connections are welcomed as `user` (a guest by default). */
+  static async start(user?: string): Promise<ScriptedNode> {
+    const http = createServer();
+    const io = new Server(http);
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const { port } = http.address() as AddressInfo;
+    const node = new ScriptedNode(io, `http://127.0.0.1:${port}`);
+    io.on('connection', (socket) => {
+      socket.on('subscribe', (room: string, ...rest: unknown[]) => {
+        const answer = rest.at(-1) as (ack: RoomAck) => void;
+        const options = rest.length > 1 ? (rest[0] as { since?: RoomPosition }) : undefined;
+        const call: SubscribeCall = { socket, room, since: options?.since, answer };
+        node.subscribes.push(call);
+        node.onSubscribe(call);
+      });
+      socket.on('unsubscribe', (room: string, answer: (ack: RoomAck) => void) =>
+        answer({ ok: true, room }),
+      );
+      socket.emit('welcome', {
+        node: 'scripted',
+        sid: socket.id,
+        user: user ?? `guest-${socket.id}`,
+        guest: user === undefined,
+      });
+    });
+    return node;
+  }
+
+  /** The connections open now. */
+  get sockets(): Socket[] {
+    return [...this.io.of('/').sockets.values()];
+  }
+
+  /** Sends `room`'s message `offset` of `epoch` to `socket` (default: every connection). */
+  send(room: string, offset: number, epoch = 'E1', socket?: Socket): void {
+    const envelope: Envelope = {
+      id: `${epoch}-${offset}`,
+      room,
+      data: offset,
+      node: 'scripted',
+      ts: Date.now(),
+      offset,
+      epoch,
+    };
+    for (const target of socket === undefined ? this.sockets : [socket]) {
+      target.emit('message', envelope);
+    }
+  }
+
+  /** Sends offsets `from`…`to` of `room`, in order. */
+  sendRange(room: string, from: number, to: number, epoch = 'E1', socket?: Socket): void {
+    for (let offset = from; offset <= to; offset++) this.send(room, offset, epoch, socket);
+  }
+
+  /** Drops every connection from the server side (the clients reconnect). */
+  dropConnections(): void {
+    // A transport close, as a draining or dying node gives: the client reconnects by itself.
+    for (const socket of this.sockets) socket.conn.close();
+  }
+
+  async close(): Promise<void> {
+    await this.io.close();
+  }
+}
