@@ -27,7 +27,9 @@ COPY --from=build /app/dist ./dist
 RUN mkdir -p /run/push && chown node:node /run/push
 USER node
 EXPOSE 3000
-# Slim images have no curl: Node's own fetch probes /healthz.
+# Slim images have no curl. A probe that starts Node costs about half a second of CPU on a slow
+# 2-core machine (every 3 s per node: a quarter of a core for three nodes); bash's /dev/tcp asks
+# /healthz for a few milliseconds.
 HEALTHCHECK --interval=3s --timeout=2s --start-period=20s --retries=5 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${PORT:-3000} && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && read -r _ status _ <&3 && [ \"$status\" = 200 ]"]
 CMD ["node", "dist/main.js"]

@@ -18,7 +18,7 @@ export const WORKLOAD_NAMES = [
   'auth',
   'saturation',
   'rooms',
-  'recovery',
+  'storm',
 ] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
 const CLIENT_KINDS = ['raw', 'socket.io-client'] as const;

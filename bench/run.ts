@@ -28,9 +28,9 @@ import { authCost } from './workloads/auth-cost.js';
 import { connect } from './workloads/connect.js';
 import { fanout } from './workloads/fanout.js';
 import { idleMemory } from './workloads/idle-memory.js';
-import { recovery } from './workloads/recovery.js';
 import { rooms } from './workloads/rooms.js';
 import { saturation } from './workloads/saturation.js';
+import { storm } from './workloads/storm.js';
 import type { WorkloadContext } from './workloads/workload-context.js';
 
 const STARTERS: Record<string, (options: BenchOptions) => Promise<Target>> = {
@@ -61,8 +61,8 @@ async function runWorkload(name: WorkloadName, context: WorkloadContext, results
     case 'rooms':
       results.rooms = (await rooms(context)) ?? null;
       break;
-    case 'recovery':
-      results.recovery = (await recovery(context)) ?? null;
+    case 'storm':
+      results.storm = (await storm(context)) ?? null;
       break;
   }
 }

@@ -36,6 +36,7 @@ import { createConnectionHandler } from './realtime/connection-handler.js';
 import { EventRateLimit } from './realtime/event-rate-limit.js';
 import { nodeState } from './realtime/node-state.js';
 import type { PushIo } from './realtime/push-io.js';
+import { recentMessagesFor } from './realtime/recent-messages.js';
 import { RoomDelivery } from './realtime/room-delivery.js';
 import { RoomPresence } from './realtime/room-presence.js';
 import { socketBroadcaster } from './realtime/socket-broadcaster.js';
@@ -161,7 +162,14 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     userConnections,
     rateLimit,
     metrics,
-    rooms: new RoomDelivery(io, roomLog, config.history.size, metrics, logger),
+    rooms: new RoomDelivery(
+      io,
+      roomLog,
+      config.history.size,
+      metrics,
+      logger,
+      recentMessagesFor(config.history),
+    ),
     presence: new RoomPresence(io, presence, presenceRooms, logger),
     logger,
   });

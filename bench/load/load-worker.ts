@@ -91,7 +91,7 @@ function connectSocketIo(spec: ClientSpec): Promise<SimulatedClient> {
 /** The project's client library: it reconnects through the load balancer and recovers its rooms. */
 async function connectPushClient(spec: ClientSpec): Promise<SimulatedClient> {
   const pushClient = new PushClient(spec.url, {
-    transports: ['websocket'],
+    transports: spec.transports,
     ...(spec.token === undefined ? {} : { token: spec.token }),
     ackTimeoutMs: 30_000,
   });
@@ -125,6 +125,8 @@ async function connectPushClient(spec: ClientSpec): Promise<SimulatedClient> {
     } else if (change.kind === 'resubscribed') {
       recovery.caughtUpAt = nowMs();
       recovery.notRecovered += change.notRecovered.length + change.failed.length;
+    } else if (change.kind === 'gap' && !change.recovered) {
+      recovery.notRecovered++;
     }
   });
   await pushClient.ready();

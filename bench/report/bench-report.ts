@@ -3,9 +3,9 @@ import type { AuthCostResult } from '../workloads/auth-cost.js';
 import type { ConnectBurst } from '../workloads/connect.js';
 import type { FanoutResult } from '../workloads/fanout.js';
 import type { IdleMemoryResult } from '../workloads/idle-memory.js';
-import type { RecoveryResult } from '../workloads/recovery.js';
 import type { RoomsResult } from '../workloads/rooms.js';
 import type { SaturationResult } from '../workloads/saturation.js';
+import type { StormResult } from '../workloads/storm.js';
 import type { MachineDescription } from './machine.js';
 
 /** Everything measured on one target. */
@@ -21,7 +21,7 @@ export interface TargetResults {
   /** `null`: the target has no rooms (ws-raw). */
   rooms?: RoomsResult | null;
   /** `null`: the benchmark cannot kill the target's servers. */
-  recovery?: RecoveryResult | null;
+  storm?: StormResult | null;
   /** Set when the target failed to start or a workload failed. */
   error?: string;
 }
@@ -95,14 +95,15 @@ export function problems(targets: TargetResults[]): string[] {
       if (m.refused > 0) found.push(`${t.name} ${name}: ${m.refused} publishes refused`);
       if (m.disconnects > 0) found.push(`${t.name} ${name}: ${m.disconnects} disconnects`);
     }
-    const recovered = t.recovery ?? undefined;
-    if (recovered !== undefined) {
-      if (recovered.lost > 0) found.push(`${t.name} recovery: ${recovered.lost} deliveries lost`);
-      if (recovered.duplicated > 0) {
-        found.push(`${t.name} recovery: ${recovered.duplicated} duplicates`);
+    const stormed = t.storm ?? undefined;
+    if (stormed !== undefined) {
+      if (stormed.lost > 0) found.push(`${t.name} storm: ${stormed.lost} deliveries lost`);
+      if (stormed.duplicated > 0) found.push(`${t.name} storm: ${stormed.duplicated} duplicates`);
+      if (stormed.notRecovered > 0) {
+        found.push(`${t.name} storm: ${stormed.notRecovered} rooms not recovered`);
       }
-      if (recovered.notRecovered > 0) {
-        found.push(`${t.name} recovery: ${recovered.notRecovered} rooms not recovered`);
+      if (stormed.reconnected < stormed.clients) {
+        found.push(`${t.name} storm: ${stormed.clients - stormed.reconnected} clients not back`);
       }
     }
     for (const [name, burst] of [

@@ -135,33 +135,33 @@ export function markdownTable(report: BenchReport): string {
             : dash,
     ],
     [
-      'recovery',
-      `${options.clients} clients, ${options.rate} msgs/s, node2 killed: clients reconnected / messages replayed`,
+      'storm',
+      `${options.clients} clients (a third long-polling) on node2, killed under 100 msgs/s: clients back / messages replayed`,
       (t) =>
-        t.recovery === null
+        t.storm === null
           ? 'n/a'
-          : t.recovery
-            ? `${num(t.recovery.reconnected)} / ${num(t.recovery.replayed)}`
+          : t.storm
+            ? `${num(t.storm.reconnected)} / ${num(t.storm.replayed)}`
             : dash,
     ],
     [
       '',
-      'caught up after the kill: p50 / max ms',
+      'caught up after the kill: p50 / p99 / max ms',
       (t) =>
-        t.recovery === null
+        t.storm === null
           ? 'n/a'
-          : t.recovery
-            ? `${num(t.recovery.catchUp.p50)} / ${num(t.recovery.catchUp.max)}`
+          : t.storm
+            ? `${num(t.storm.catchUp.p50)} / ${num(t.storm.catchUp.p99)} / ${num(t.storm.catchUp.max)}`
             : dash,
     ],
     [
       '',
       'lost / duplicated / not recovered',
       (t) =>
-        t.recovery === null
+        t.storm === null
           ? 'n/a'
-          : t.recovery
-            ? `${t.recovery.lost} / ${t.recovery.duplicated} / ${t.recovery.notRecovered}`
+          : t.storm
+            ? `${t.storm.lost} / ${t.storm.duplicated} / ${t.storm.notRecovered}`
             : dash,
     ],
   ];

@@ -57,16 +57,17 @@ async function startCluster(name: string, nodeEnv: Record<string, string>): Prom
     for (const id of NODE_IDS) {
       addresses.set(id, { port: await freePort(), socket: join(dir, `${id}.sock`) });
     }
+    const startNode = (id: string) => {
+      const address = addresses.get(id);
+      if (address === undefined) throw new Error(`no node ${id} in ${name}`);
+      return startPushNode(id, address.port, {
+        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        LISTEN_SOCKET: address.socket,
+        ...nodeEnv,
+      });
+    };
     // Every node that started is stopped with the rest, even when a sibling failed.
-    const results = await Promise.allSettled(
-      [...addresses].map(([id, { port, socket }]) =>
-        startPushNode(id, port, {
-          REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-          LISTEN_SOCKET: socket,
-          ...nodeEnv,
-        }),
-      ),
-    );
+    const results = await Promise.allSettled(NODE_IDS.map(startNode));
     const nodes = results.flatMap((result) =>
       result.status === 'fulfilled' ? [result.value] : [],
     );
@@ -91,6 +92,8 @@ async function startCluster(name: string, nodeEnv: Record<string, string>): Prom
       httpOk(`http://127.0.0.1:${port}/healthz`),
     );
 
+    const servers = nodes.map((node) => node.server);
+    const running = new Set(NODE_IDS);
     return {
       name,
       description:
@@ -100,7 +103,7 @@ async function startCluster(name: string, nodeEnv: Record<string, string>): Prom
       protocol: 'socket.io',
       url: `http://127.0.0.1:${port}`,
       tokenSecret: BENCH_JWT_SECRET,
-      servers: nodes.map((node) => node.server),
+      servers,
       infrastructure: [
         { name: 'redis', pid: redis.pid },
         { name: 'nginx', pid: nginx.pid },
@@ -109,6 +112,16 @@ async function startCluster(name: string, nodeEnv: Record<string, string>): Prom
         const node = nodes.find((n) => n.server.name === server);
         if (node === undefined) throw new Error(`no node ${server} in ${name}`);
         await node.process.kill();
+        running.delete(server);
+      },
+      start: async (server) => {
+        if (running.has(server)) return;
+        const node = await startNode(server);
+        started.push(node.process);
+        const index = nodes.findIndex((n) => n.server.name === server);
+        nodes[index] = node;
+        servers[index] = node.server;
+        running.add(server);
       },
       stop: async () => {
         await stopAll(started);

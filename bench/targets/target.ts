@@ -35,4 +35,9 @@ export interface Target {
   stop(): Promise<void>;
   /** Kills one of its servers (SIGKILL), by name; absent where the benchmark cannot. */
   kill?(server: string): Promise<void>;
+  /**
+   * Starts a server it killed again, as it was (same addresses), and waits until it is ready; does
+   * nothing to one that runs. Absent where the benchmark cannot.
+   */
+  start?(server: string): Promise<void>;
 }

@@ -182,6 +182,8 @@ export class PushClient<Events extends EventMap = EventMap> {
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
+  /** The transports of the next connection, in the order tried. */
+  private transports: TransportName[];
 
   /**
    * Connects at once.
@@ -192,8 +194,9 @@ export class PushClient<Events extends EventMap = EventMap> {
   constructor(url?: string, options: PushClientOptions = {}) {
     this.ackTimeoutMs = options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     this.token = options.token;
+    this.transports = [...(options.transports ?? ['polling', 'websocket'])];
     const socketOptions = {
-      transports: options.transports ?? ['polling', 'websocket'],
+      transports: this.transports,
       reconnection: options.reconnection ?? true,
       path: options.path ?? SOCKET_PATH,
       forceNew: true,
@@ -499,8 +502,9 @@ export class PushClient<Events extends EventMap = EventMap> {
     round.attempts += 1;
     const since = this.sequences.get(room)?.position;
     const answered = (ack: RoomAck) => this.joinAnswered(room, round, ack);
+    // What was missed comes in the answer, in one packet (cheaper for both ends in a storm).
     if (since === undefined) this.socket.emit('subscribe', room, answered);
-    else this.socket.emit('subscribe', room, { since }, answered);
+    else this.socket.emit('subscribe', room, { since, batch: true }, answered);
     const wait = Math.min(
       this.ackTimeoutMs * 2 ** (round.attempts - 1),
       Math.max(this.ackTimeoutMs, MAX_JOIN_WAIT_MS),
@@ -530,6 +534,7 @@ export class PushClient<Events extends EventMap = EventMap> {
       return;
     }
     this.joins.delete(room);
+    for (const replayed of ack.messages ?? []) this.hand(sequence.receive(replayed));
     const step = sequence.joined(ack);
     this.hand(step);
     this.settleWaiters(room);
@@ -657,10 +662,13 @@ export class PushClient<Events extends EventMap = EventMap> {
     });
     socket.on('connect', () => {
       const engine = socket.io.engine;
-      this.update({ transport: engine.transport.name as TransportName }, undefined);
+      const current = engine.transport.name as TransportName;
+      this.update({ transport: current }, undefined);
+      if (current === 'websocket') this.reconnectOverWebsocket();
       engine.once('upgrade', (transport: { name: string }) => {
         const name = transport.name as TransportName;
         this.update({ transport: name }, { kind: 'transport', transport: name });
+        if (name === 'websocket') this.reconnectOverWebsocket();
       });
     });
     socket.on('welcome', (welcome: Welcome) => this.welcome(welcome));
@@ -755,6 +763,19 @@ export class PushClient<Events extends EventMap = EventMap> {
       };
     }
     for (const room of rooms) this.join(room, reconnected ? 'resubscribe' : 'subscribe');
+  }
+
+  /**
+   * WebSocket worked: later connections open with it (one round trip through the load balancer
+   * instead of the four of a long-polling handshake and upgrade, which counts in a reconnect
+   * storm), falling back to long-polling within the same attempt should it fail.
+   */
+  private reconnectOverWebsocket(): void {
+    if (this.transports[0] === 'websocket') return;
+    this.transports = ['websocket', ...this.transports.filter((name) => name !== 'websocket')];
+    const options = this.socket.io.opts;
+    options.transports = this.transports;
+    options.tryAllTransports = true;
   }
 
   /**

@@ -127,6 +127,7 @@ export class RedisRoomLog implements RoomLog {
       let message: RoomMessage;
       try {
         message = JSON.parse(text) as RoomMessage;
+        message.bytes = text.length;
       } catch (error) {
         logger.error({ err: error }, 'unreadable room message');
         return;
@@ -203,7 +204,10 @@ export class RedisRoomLog implements RoomLog {
     const offset = Number(offsetText);
     const messages = entries.flatMap(([, fields]) => {
       const text = fields[fields.indexOf('m') + 1];
-      return text === undefined ? [] : [JSON.parse(text) as RoomMessage];
+      if (text === undefined) return [];
+      const message = JSON.parse(text) as RoomMessage;
+      message.bytes = text.length;
+      return [message];
     });
     return {
       position: { offset, epoch },

@@ -5,6 +5,8 @@ export interface RoomMessage {
   room: string;
   event: string;
   envelope: Envelope;
+  /** The length of its JSON text, when the log read it as text (from Redis). */
+  bytes?: number;
 }
 
 /**

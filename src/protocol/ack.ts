@@ -1,3 +1,4 @@
+import type { Envelope } from './envelope.js';
 import type { ProtocolError } from './error-code.js';
 
 /** A negative acknowledgement. */
@@ -6,15 +7,29 @@ export interface AckFailure {
   error: ProtocolError;
 }
 
+/** A message a recovery hands over in its answer (`subscribe` with `batch`). */
+export interface ReplayedMessage {
+  event: string;
+  envelope: Envelope;
+}
+
 /**
  * The acknowledgement of `subscribe` / `unsubscribe`. A subscribe says where the room stands
  * (`offset`, `epoch`; absent when the node cannot tell, e.g. Redis is down): every later message
  * of the room has a higher offset. A subscribe `since` a position says whether the node replayed
- * every message the client missed (`recovered: true`, replayed before this ack) or could not
- * (`recovered: false`: the history no longer reaches back; reload the room's state).
+ * every message the client missed (`recovered: true`, replayed before this ack, or in its
+ * `messages` when asked with `batch`) or could not (`recovered: false`: the history no longer
+ * reaches back; reload the room's state).
  */
 export type RoomAck =
-  | { ok: true; room: string; offset?: number; epoch?: string; recovered?: boolean }
+  | {
+      ok: true;
+      room: string;
+      offset?: number;
+      epoch?: string;
+      recovered?: boolean;
+      messages?: ReplayedMessage[];
+    }
   | AckFailure;
 
 /**

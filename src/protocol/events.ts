@@ -55,9 +55,14 @@ export type ServerToClientEvents = EnvelopeEvents & {
   unsubscribed: (notice: Unsubscribed) => void;
 };
 
-/** How a client subscribes: `since` where it left the room, to get what it missed first. */
+/**
+ * How a client subscribes: `since` where it left the room, to get what it missed first; with
+ * `batch`, what it missed comes in the acknowledgement's `messages` (one packet) rather than as
+ * one event per message before it.
+ */
 export interface SubscribeOptions {
   since?: RoomPosition;
+  batch?: boolean;
 }
 
 /** Events a client may emit; each takes an acknowledgement callback. */

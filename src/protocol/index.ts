@@ -9,6 +9,7 @@ export type {
   PublishAck,
   PublishReceipt,
   RefreshAck,
+  ReplayedMessage,
   RoomAck,
 } from './ack.js';
 export type {

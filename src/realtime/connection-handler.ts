@@ -127,12 +127,12 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
       reply(ackFailure(ErrorCode.InvalidRoom, name.error.issues[0]?.message ?? 'invalid room'));
       return;
     }
-    const since = sinceOf(options);
-    if (since === null) {
+    const choice = subscribeOptionsOf(options);
+    if (choice === null) {
       reply(
         ackFailure(
           ErrorCode.BadRequest,
-          'subscribe options must be { since?: { offset, epoch } } (a whole offset ≥ 0, an epoch from an envelope)',
+          'subscribe options must be { since?: { offset, epoch }, batch?: boolean } (a whole offset ≥ 0, an epoch from an envelope)',
         ),
       );
       return;
@@ -157,9 +157,9 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
     const joining = !socket.rooms.has(key);
     // The socket is in the room once join() returns its promise: presence hears of it before
     // any unsubscribe that overtakes the join can say it left.
-    const joined = rooms.join(socket, name.data, since);
+    const joined = rooms.join(socket, name.data, choice.since, choice.batch);
     if (joining) presence.entered(socket, name.data);
-    const { position, recovered, unreadable } = await joined;
+    const { position, recovered, unreadable, messages } = await joined;
     if (unreadable === true) {
       if (joining && !socket.rooms.has(key)) presence.left(socket, name.data);
       reply(
@@ -175,6 +175,7 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
       room: name.data,
       ...(position === undefined ? {} : position),
       ...(recovered === undefined ? {} : { recovered }),
+      ...(messages === undefined ? {} : { messages }),
     });
   });
 
@@ -331,21 +332,30 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
   };
 }
 
+/** Subscribe options, validated: where the client left the room, and how to replay. */
+interface SubscribeChoice {
+  since: RoomPosition | undefined;
+  batch: boolean;
+}
+
 /**
- * The `since` of subscribe options: `undefined` without one (or without options, or when the
- * ack callback came second), `null` when malformed.
+ * The subscribe options: `{ since?, batch? }`, or none (no options, or the ack callback came
+ * second); `null` when malformed.
  */
-function sinceOf(options: unknown): RoomPosition | undefined | null {
-  if (options === undefined || typeof options === 'function') return undefined;
+function subscribeOptionsOf(options: unknown): SubscribeChoice | null {
+  if (options === undefined || typeof options === 'function') {
+    return { since: undefined, batch: false };
+  }
   if (typeof options !== 'object' || options === null) return null;
   const keys = Object.keys(options);
-  if (keys.some((key) => key !== 'since')) return null;
-  const { since } = options as { since?: unknown };
-  if (since === undefined) return undefined;
+  if (keys.some((key) => key !== 'since' && key !== 'batch')) return null;
+  const { since, batch } = options as { since?: unknown; batch?: unknown };
+  if (batch !== undefined && typeof batch !== 'boolean') return null;
+  if (since === undefined) return { since: undefined, batch: batch === true };
   if (typeof since !== 'object' || since === null) return null;
   const { offset, epoch } = since as { offset?: unknown; epoch?: unknown };
   if (Object.keys(since).length !== 2) return null;
   if (!Number.isSafeInteger(offset) || (offset as number) < 0) return null;
   if (typeof epoch !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(epoch)) return null;
-  return { offset: offset as number, epoch };
+  return { since: { offset: offset as number, epoch }, batch: batch === true };
 }

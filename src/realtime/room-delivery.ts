@@ -2,8 +2,9 @@ import type { RoomLog, RoomMessage } from '../cluster/room-log.js';
 import { continuesFrom } from '../cluster/room-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { NodeMetrics } from '../observability/metrics.js';
-import { ErrorCode, type RoomPosition } from '../protocol/index.js';
+import { ErrorCode, type ReplayedMessage, type RoomPosition } from '../protocol/index.js';
 import type { PushIo, PushSocket } from './push-io.js';
+import { RecentMessages } from './recent-messages.js';
 import { roomKey } from './room-key.js';
 
 /** What joining a room tells the client: where the room stands, and whether it recovered. */
@@ -17,6 +18,11 @@ export interface JoinOutcome {
    * should ask again. A connection that was not in the room before is not in it now.
    */
   unreadable?: true;
+  /**
+   * With `batch`: what the client missed and the live messages held meanwhile, oldest first, for
+   * the answer to carry (one packet instead of one per message).
+   */
+  messages?: ReplayedMessage[];
 }
 
 /** After the live feed comes back, a second catch-up a little later closes the race of the first. */
@@ -55,6 +61,7 @@ export class RoomDelivery {
     private readonly historySize: number,
     private readonly metrics: NodeMetrics,
     private readonly logger: Logger,
+    private readonly recent: RecentMessages = new RecentMessages({ messages: 0, bytes: 0 }, 0, 0),
   ) {
     roomLog.onMessage((message) => this.receive(message));
     roomLog.onResync(() => {
@@ -73,6 +80,7 @@ export class RoomDelivery {
     }
     if (!this.hasSubscribers(room)) {
       this.delivered.delete(room);
+      this.recent.forget(room);
       return;
     }
     const last = this.delivered.get(room);
@@ -89,20 +97,44 @@ export class RoomDelivery {
 
   /**
    * Joins `socket` to `room`; with `since`, first sends what it missed when the room's history
-   * reaches back that far. The socket is in the room when this returns (synchronously), before
-   * the history is read; it leaves it again only when a recovery finds the history unreadable
-   * and it was not in the room before.
+   * reaches back that far: as events, or with `batch` in the outcome's `messages` (the caller
+   * must send them before anything else reaches the socket: in the same tick). The socket is in
+   * the room when this returns (synchronously), before the history is read; it leaves it again
+   * only when a recovery finds the history unreadable and it was not in the room before.
    */
   async join(
     socket: PushSocket,
     room: string,
     since: RoomPosition | undefined,
+    batch = false,
   ): Promise<JoinOutcome> {
     const key = roomKey(room);
     if (since === undefined) {
       socket.join(key);
+      // Where the room stands here: every later message reaches this socket. Asked of Redis
+      // only for a room this node does not deliver yet.
+      const delivered = this.delivered.get(room);
+      if (delivered !== undefined) return { position: { ...delivered } };
       const position = await this.roomLog.position(room).catch(() => undefined);
       return { position };
+    }
+    const recent = this.recent.after(room, since);
+    if (recent !== undefined) {
+      // Recovered from what this node delivered last, synchronously: no message can come
+      // between these and the next live one.
+      socket.join(key);
+      this.metrics.recoveries.inc({ outcome: 'recovered' });
+      this.metrics.replayed.inc(recent.messages.length);
+      if (!batch) {
+        for (const { event, envelope } of recent.messages) socket.emit(event, envelope);
+        return { position: recent.position, recovered: true };
+      }
+      const messages = recent.messages.map(({ event, envelope }) => ({ event, envelope }));
+      return {
+        position: recent.position,
+        recovered: true,
+        ...(messages.length > 0 ? { messages } : {}),
+      };
     }
     const wasIn = socket.rooms.has(key);
     let waiting = this.recovering.get(room);
@@ -127,30 +159,40 @@ export class RoomDelivery {
         });
       // From here to the end, synchronously: nothing can come between history and live messages.
       const stillIn = socket.connected && socket.rooms.has(key);
+      const replayed: ReplayedMessage[] = [];
+      const send = ({ event, envelope }: RoomMessage) => {
+        if (batch) replayed.push({ event, envelope });
+        else socket.emit(event, envelope);
+      };
+      const outcome = (result: JoinOutcome): JoinOutcome =>
+        batch && replayed.length > 0 ? { ...result, messages: replayed } : result;
       if (slice === undefined) {
         if (!wasIn && buffers.size === 1) {
           socket.leave(key);
         } else if (stillIn) {
           // Live messages it would otherwise miss; the client holds them until it recovers.
-          for (const message of held) socket.emit(message.event, message.envelope);
+          held.forEach(send);
         }
-        return { position: undefined, unreadable: true };
+        return outcome({ position: undefined, unreadable: true });
       }
       const recovered = continuesFrom(slice, since);
       this.metrics.recoveries.inc({ outcome: recovered ? 'recovered' : 'not_recovered' });
       let last = recovered ? since.offset : Number.NEGATIVE_INFINITY;
-      const send = ({ event, envelope }: RoomMessage) => {
-        socket.emit(event, envelope);
-        last = envelope.offset ?? last;
-      };
       if (recovered && stillIn) {
         slice.messages.forEach(send);
         this.metrics.replayed.inc(slice.messages.length);
+        last = slice.messages.at(-1)?.envelope.offset ?? last;
       }
       if (stillIn) {
-        for (const message of held) if ((message.envelope.offset ?? 0) > last) send(message);
+        for (const message of held) {
+          const offset = message.envelope.offset ?? 0;
+          if (offset > last) {
+            send(message);
+            last = offset;
+          }
+        }
       }
-      return { position: slice.position, recovered };
+      return outcome({ position: slice.position, recovered });
     } finally {
       buffers.delete(held);
       if (buffers.size === 0 && waiting.get(socket) === buffers) waiting.delete(socket);
@@ -163,6 +205,7 @@ export class RoomDelivery {
     const { room, event, envelope } = message;
     if (envelope.offset !== undefined && envelope.epoch !== undefined) {
       this.delivered.set(room, { offset: envelope.offset, epoch: envelope.epoch });
+      this.recent.add(message);
     }
     const waiting = this.recovering.get(room);
     const key = roomKey(room);
@@ -209,6 +252,7 @@ export class RoomDelivery {
   /** The room's subscribers here missed messages that are gone: they reconnect and learn it. */
   private cutOff(room: string): void {
     this.delivered.delete(room);
+    this.recent.forget(room);
     const nsp = this.io.of('/');
     const ids = [...(nsp.adapter.rooms.get(roomKey(room)) ?? [])];
     for (const socket of ids.flatMap((id) => nsp.sockets.get(id) ?? [])) {

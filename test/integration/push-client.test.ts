@@ -134,4 +134,31 @@ describe('PushClient', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(seen).toEqual([id]);
   });
+
+  it('reconnects over WebSocket at once once it has upgraded, and still over long-polling when it cannot', async () => {
+    const node = await start({ NODE_ID: 'pc-ws' });
+    const opened: string[] = [];
+    node.server.io.engine.on('connection', (conn: { transport: { name: string } }) => {
+      opened.push(conn.transport.name);
+    });
+    const upgrading = client(node.url);
+    const pollingOnly = new PushClient<Events>(node.url, { transports: ['polling'] });
+    clients.push(pollingOnly);
+    await Promise.all([upgrading.ready(), pollingOnly.ready()]);
+    await waitFor(() => upgrading.status.transport === 'websocket', { what: 'the upgrade' });
+    expect(opened.sort()).toEqual(['polling', 'polling']);
+    opened.length = 0;
+    const sids = [upgrading.sid, pollingOnly.sid];
+    for (const socket of node.server.io.of('/').sockets.values()) socket.conn.close();
+    await waitFor(
+      () =>
+        upgrading.status.state === 'connected' &&
+        pollingOnly.status.state === 'connected' &&
+        upgrading.sid !== sids[0] &&
+        pollingOnly.sid !== sids[1],
+      { timeoutMs: 10_000, what: 'both back' },
+    );
+    // One handshake over WebSocket (no polling round trips), one over long-polling as configured.
+    expect(opened.sort()).toEqual(['polling', 'websocket']);
+  });
 });

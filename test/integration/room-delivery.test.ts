@@ -12,6 +12,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { NodeMetrics } from '../../src/observability/metrics.js';
 import type { RoomPosition } from '../../src/protocol/index.js';
 import type { PushIo, PushSocket } from '../../src/realtime/push-io.js';
+import { RecentMessages } from '../../src/realtime/recent-messages.js';
 import { RoomDelivery } from '../../src/realtime/room-delivery.js';
 import { roomKey } from '../../src/realtime/room-key.js';
 import { connectClient, settle, type TestClient } from '../support/test-client.js';
@@ -116,7 +117,7 @@ afterEach(async () => {
   http?.closeAllConnections();
 });
 
-async function setUp() {
+async function setUp(recent?: RecentMessages) {
   http = createServer();
   io = new Server(http) as PushIo;
   const log = new ControlledLog();
@@ -125,7 +126,7 @@ async function setUp() {
     rooms: () => ({ rooms: 0, subscriptions: 0 }),
     redisUp: () => true,
   });
-  const delivery = new RoomDelivery(io, log, 100, metrics, createLogger('t', 'silent'));
+  const delivery = new RoomDelivery(io, log, 100, metrics, createLogger('t', 'silent'), recent);
   const sockets: PushSocket[] = [];
   io.on('connection', (socket) => {
     sockets.push(socket);
@@ -164,6 +165,23 @@ describe('joining a room while its messages keep coming', () => {
     expect(client.received.map((r) => r.envelope.offset)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
   });
 
+  it('with batch, hands history and held live messages over in the outcome, none as events', async () => {
+    const { log, delivery, connect } = await setUp();
+    for (let offset = 1; offset <= 5; offset++) log.publish(offset);
+    const { client, socket } = await connect();
+    const joined = delivery.join(socket, ROOM, { offset: 2, epoch: EPOCH }, true);
+    await waitFor(() => log.readStarted, { what: 'the read' });
+    log.snapshot = 'start';
+    log.publish(6);
+    log.finishRead();
+    const outcome = await joined;
+    expect(outcome).toMatchObject({ position: { offset: 5, epoch: EPOCH }, recovered: true });
+    expect(outcome.messages?.map((m) => m.envelope.offset)).toEqual([3, 4, 5, 6]);
+    log.publish(7);
+    await waitFor(() => client.received.length === 1, { what: 'offset 7' });
+    expect(client.received.map((r) => r.envelope.offset)).toEqual([7]);
+  });
+
   it('keeps live messages published after the read in order after the history', async () => {
     const { log, delivery, connect } = await setUp();
     for (let offset = 1; offset <= 3; offset++) log.publish(offset);
@@ -188,6 +206,39 @@ describe('joining a room while its messages keep coming', () => {
     expect(await joined).toMatchObject({ recovered: false });
     await waitFor(() => client.received.length === 2, { what: 'held live messages' });
     expect(client.received.map((r) => r.envelope.offset)).toEqual([1, 2]);
+  });
+});
+
+describe('recovering from what the node delivered last', () => {
+  it('needs no history read when the node holds what the client missed: then live, in order', async () => {
+    const { log, delivery, connect } = await setUp(
+      new RecentMessages({ messages: 100, bytes: 1e6 }, 1e6, 60_000),
+    );
+    const { client: bystander, socket: bystanderSocket } = await connect();
+    await delivery.join(bystanderSocket, ROOM, undefined);
+    for (let offset = 1; offset <= 5; offset++) log.publish(offset);
+    await waitFor(() => bystander.received.length === 5, { what: 'bystander' });
+    const { client, socket } = await connect();
+    expect(await delivery.join(socket, ROOM, { offset: 2, epoch: EPOCH }, true)).toMatchObject({
+      position: { offset: 5, epoch: EPOCH },
+      recovered: true,
+      messages: [3, 4, 5].map((offset) => ({ event: 'message', envelope: { offset } })),
+    });
+    expect(log.readStarted).toBe(false);
+    // A fresh subscriber learns where the room stands here, without Redis either.
+    const { socket: fresh } = await connect();
+    expect(await delivery.join(fresh, ROOM, undefined)).toEqual({
+      position: { offset: 5, epoch: EPOCH },
+    });
+    log.publish(6);
+    await waitFor(() => client.received.length === 1, { what: 'offset 6' });
+    expect(client.received.map((r) => r.envelope.offset)).toEqual([6]);
+    // Further back than the node holds: from the history.
+    const { socket: far } = await connect();
+    const joined = delivery.join(far, ROOM, { offset: 0, epoch: 'another-epoch' });
+    await waitFor(() => log.readStarted, { what: 'the read' });
+    log.finishRead();
+    expect(await joined).toMatchObject({ recovered: false });
   });
 });
 

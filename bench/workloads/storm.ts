@@ -1,0 +1,155 @@
+import { type LatencySummary, nowMs, summarize } from '../load/stats.js';
+import { withClients } from './connected-clients.js';
+import { clientSpecs, type WorkloadContext } from './workload-context.js';
+
+/** The node that holds every client, then dies. */
+const VICTIM = 'node2';
+/** The benchmark's nodes' API key (`bench/targets/push-node.ts`). */
+const API_KEY = 'benchmark-publish-key';
+/** Members per room: the clients are spread over rooms of this size. */
+const ROOM_SIZE = 10;
+/** Published messages per second, over all rooms. */
+const RATE = 100;
+/** The kill comes 2 s into the stream, which goes on for at least this long after it. */
+const AFTER_KILL_SECONDS = 6;
+/**
+ * How long the other nodes stay up before the kill, so that nginx, which marked them failed
+ * while they were down, sends them sessions again (its `fail_timeout`, 5 s).
+ */
+const NGINX_FAIL_TIMEOUT_MS = 6_000;
+/** Padding that makes each message's `data` about 100 bytes of JSON, as in the other workloads. */
+const PAD = 'x'.repeat(52);
+
+/**
+ * Storm: C clients of the project's client library (a third long-polling) all on one node, in
+ * rooms of 10, while a backend publishes 100 msgs/s over the rooms through nginx; 2 s into the
+ * stream that node is killed (SIGKILL). Every client reconnects through nginx at once to the
+ * other two nodes, which had none of its rooms, and recovers from the rooms' histories. Reported:
+ * the time from the kill until each client had rejoined with what it missed, and lost / not
+ * recovered (any of them fails the run).
+ */
+export interface StormResult {
+  clients: number;
+  /** Of which long-polling only. */
+  polling: number;
+  rooms: number;
+  rate: number;
+  killed: string;
+  /** Publishes accepted (HTTP 202) and refused during the run (retried with their key while unknown). */
+  accepted: number;
+  refused: number;
+  /** Clients that lost their connection, reconnected and rejoined. */
+  reconnected: number;
+  /** From the kill until each of them had rejoined and received what it missed, ms. */
+  catchUp: LatencySummary;
+  /** Messages those clients missed live and got through the recovery. */
+  replayed: number;
+  notRecovered: number;
+  lost: number;
+  duplicated: number;
+}
+
+/** Runs the storm; `undefined` for a target whose nodes the benchmark cannot kill and start. */
+export async function storm(context: WorkloadContext): Promise<StormResult | undefined> {
+  const { target, generator, options } = context;
+  const { kill, start } = target;
+  if (kill === undefined || start === undefined) return undefined;
+  const others = target.servers.map((server) => server.name).filter((name) => name !== VICTIM);
+  const roomCount = Math.max(1, Math.ceil(options.clients / ROOM_SIZE));
+  const roomOf = (index: number) => `storm-${index % roomCount}`;
+  const specs = (await clientSpecs(context, options.clients, (index) => [roomOf(index)])).map(
+    (spec, index) => ({
+      ...spec,
+      transports: index % 3 === 0 ? ['polling' as const] : ['websocket' as const],
+      client: 'push-client' as const,
+    }),
+  );
+  // Every client on the victim: the others are down while they connect, and come back after.
+  context.note(`${options.clients} clients on ${VICTIM}`);
+  for (const name of others) await kill(name);
+  try {
+    return await withClients(context, specs, async () => {
+      for (const name of others) await start(name);
+      await new Promise((resolve) => setTimeout(resolve, NGINX_FAIL_TIMEOUT_MS));
+      const seconds = 2 + AFTER_KILL_SECONDS;
+      const total = RATE * seconds;
+      generator.phase(total);
+      const rooms: Array<string | undefined> = new Array(total).fill(undefined);
+      let refused = 0;
+      let killedAt = 0;
+      const started = nowMs();
+      const pending: Promise<void>[] = [];
+      for (let seq = 0; seq < total; seq++) {
+        const due = started + (seq * 1000) / RATE;
+        if (due > nowMs()) await new Promise((resolve) => setTimeout(resolve, due - nowMs()));
+        if (killedAt === 0 && nowMs() - started >= 2000) {
+          context.note(`killing ${VICTIM}`);
+          killedAt = nowMs();
+          await kill(VICTIM);
+        }
+        const room = roomOf(seq);
+        pending.push(
+          publishOnce(
+            target.url,
+            { room, data: { seq, t: nowMs(), pad: PAD } },
+            `storm-${seq}`,
+          ).then((accepted) => {
+            if (accepted) rooms[seq] = room;
+            else refused++;
+          }),
+        );
+      }
+      await Promise.all(pending);
+      const accepted = rooms.filter((room) => room !== undefined).length;
+      await generator.drain(accepted * ROOM_SIZE, 5000, 60_000);
+      const { tally } = await generator.collect(rooms);
+      const stats = await generator.recovery();
+      return {
+        clients: options.clients,
+        polling: specs.filter((spec) => spec.transports[0] === 'polling').length,
+        rooms: roomCount,
+        rate: RATE,
+        killed: VICTIM,
+        accepted,
+        refused,
+        reconnected: stats.reconnected,
+        catchUp: summarize(stats.caughtUpAt.map((at) => at - killedAt)),
+        replayed: stats.replayed,
+        notRecovered: stats.notRecovered,
+        lost: tally.lost,
+        duplicated: tally.duplicated,
+      };
+    });
+  } finally {
+    // The next workload finds the whole cluster again.
+    await start(VICTIM).catch(() => undefined);
+    for (const name of others) await start(name).catch(() => undefined);
+  }
+}
+
+/**
+ * Publishes as a careful backend does: with an idempotency key, sent again while the outcome is
+ * unknown (the node died with the request: nginx's 502, a node's 503 `outcome_unknown`, or no
+ * answer), never after a refusal. Resolves whether it was accepted.
+ */
+async function publishOnce(url: string, body: object, idempotencyKey: string): Promise<boolean> {
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+    const answer = await fetch(`${url}/api/publish`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...body, idempotencyKey }),
+      signal: AbortSignal.timeout(15_000),
+    }).then(
+      async (response) => ({
+        status: response.status,
+        code: ((await response.json().catch(() => ({}))) as { error?: { code?: string } }).error
+          ?.code,
+      }),
+      () => undefined,
+    );
+    if (answer === undefined || answer.code === 'outcome_unknown') continue;
+    return answer.status === 202;
+  }
+  return false;
+}
