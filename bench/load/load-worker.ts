@@ -2,6 +2,7 @@
  * A load-generator worker thread: holds a share of the simulated clients, records when each
  * benchmark message reaches each client, and accounts for every expected delivery.
  */
+import { Agent } from 'node:http';
 import { parentPort } from 'node:worker_threads';
 import { io, type Socket } from 'socket.io-client';
 import { PushClient } from '../../src/client/index.js';
@@ -31,6 +32,8 @@ if (port === null) throw new Error('load-worker must run as a worker thread');
 const reply = (message: FromWorker, transfer: ArrayBuffer[] = []) =>
   port.postMessage(message, transfer);
 
+/** Kept-alive connections for the client library's long-polling requests. */
+const keepAliveAgent = new Agent({ keepAlive: true });
 let clients: SimulatedClient[] = [];
 let maxSeq = 0;
 let received = 0;
@@ -53,6 +56,7 @@ function connectSocketIo(spec: ClientSpec): Promise<SimulatedClient> {
   return new Promise((resolve, reject) => {
     const socket: Socket = io(spec.url, {
       transports: spec.transports,
+      tryAllTransports: true,
       forceNew: true,
       reconnection: false,
       timeout: 30_000,
@@ -92,6 +96,8 @@ function connectSocketIo(spec: ClientSpec): Promise<SimulatedClient> {
 async function connectPushClient(spec: ClientSpec): Promise<SimulatedClient> {
   const pushClient = new PushClient(spec.url, {
     transports: spec.transports,
+    // Long-polling requests reuse their connections, as a browser's do.
+    agent: keepAliveAgent,
     ...(spec.token === undefined ? {} : { token: spec.token }),
     ackTimeoutMs: 30_000,
   });

@@ -156,6 +156,18 @@ export function markdownTable(report: BenchReport): string {
     ],
     [
       '',
+      'CPU s from the kill to the end: nodes / nginx+Redis / generator',
+      (t) =>
+        t.storm === null
+          ? 'n/a'
+          : t.storm
+            ? [t.storm.cpuMs.nodes, t.storm.cpuMs.infrastructure, t.storm.cpuMs.generator]
+                .map((ms) => num(ms / 1000))
+                .join(' / ')
+            : dash,
+    ],
+    [
+      '',
       'lost / duplicated / not recovered',
       (t) =>
         t.storm === null

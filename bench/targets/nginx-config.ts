@@ -10,7 +10,7 @@ export interface NodeAddress {
 
 /**
  * The project's nginx site config with its addresses moved to the benchmark's: `listen 80` →
- * `127.0.0.1:<listenPort>`, `server unix:/run/push/nodeN.sock` → the node's socket under the
+ * `127.0.0.1:<listenPort>` (its parameters kept), `server unix:/run/push/nodeN.sock` → the node's socket under the
  * benchmark's directory, `server nodeN:3000` (the TCP form, for nodes on other hosts) → its
  * loopback port, and the per-address limit on new sessions lifted (every simulated client shares
  * one address). Everything else (routing map, timeouts, buffering) is the file as deployed.
@@ -28,7 +28,7 @@ export async function adaptNginxSite(
     return address;
   };
   const adapted = site
-    .replace(/listen\s+80;/, `listen 127.0.0.1:${listenPort};`)
+    .replace(/listen\s+80\b/, `listen 127.0.0.1:${listenPort}`)
     .replace(
       /(server\s+)unix:\/run\/push\/(node\d+)\.sock/g,
       (_match, server: string, node: string) => `${server}unix:${addressOf(node).socket}`,

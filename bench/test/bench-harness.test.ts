@@ -17,7 +17,7 @@ describe('benchmark harness', () => {
       ]),
     );
     const site = await adaptNginxSite(8999, nodes);
-    expect(site).toContain('listen 127.0.0.1:8999;');
+    expect(site).toContain('listen 127.0.0.1:8999 backlog=4096;');
     // Deployed: nginx reaches the nodes over their Unix sockets; so does the benchmark.
     for (const { socket } of nodes.values()) expect(site).toContain(`server unix:${socket}`);
     expect(site).not.toContain('/run/push/');

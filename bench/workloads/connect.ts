@@ -3,7 +3,10 @@ import { type LatencySummary, round, summarize } from '../load/stats.js';
 import { withClients } from './connected-clients.js';
 import { type ClientIdentity, clientSpecs, type WorkloadContext } from './workload-context.js';
 
-/** Connect: C clients connecting at once (Socket.IO: long-polling, then the upgrade). */
+/**
+ * Connect: C clients connecting at once with `socket.io-client` as the project's client library
+ * connects: WebSocket first, long-polling in the same attempt if that fails.
+ */
 export interface ConnectBurst {
   clients: number;
   connected: number;
@@ -20,10 +23,10 @@ export async function connect(
   as: ClientIdentity = 'token',
 ): Promise<ConnectBurst> {
   const { options } = context;
-  // The real client, as browsers connect: long-polling handshake, then the upgrade.
+  // The real client, with the client library's transports.
   const specs = (await clientSpecs(context, options.clients, undefined, as)).map((spec) => ({
     ...spec,
-    transports: ['polling', 'websocket'] as ClientSpec['transports'],
+    transports: ['websocket', 'polling'] as ClientSpec['transports'],
     client: 'socket.io-client' as const,
   }));
   return withClients(

@@ -1,4 +1,5 @@
 import { type LatencySummary, nowMs, summarize } from '../load/stats.js';
+import { cpuMs, sumOver, withDescendants } from '../targets/process-stats.js';
 import { withClients } from './connected-clients.js';
 import { clientSpecs, type WorkloadContext } from './workload-context.js';
 
@@ -47,6 +48,12 @@ export interface StormResult {
   notRecovered: number;
   lost: number;
   duplicated: number;
+  /**
+   * CPU spent from the kill to the end of the run (6 s of publishing, then until every message
+   * arrived), ms: by the surviving nodes, by nginx and Redis, and by the load generator (its
+   * clients' reconnects and deliveries, the publisher), which shares the machine.
+   */
+  cpuMs: { nodes: number; infrastructure: number; generator: number };
 }
 
 /** Runs the storm; `undefined` for a target whose nodes the benchmark cannot kill and start. */
@@ -77,6 +84,20 @@ export async function storm(context: WorkloadContext): Promise<StormResult | und
       const rooms: Array<string | undefined> = new Array(total).fill(undefined);
       let refused = 0;
       let killedAt = 0;
+      const survivors = () =>
+        target.servers.filter((server) => server.name !== VICTIM).map((server) => server.pid);
+      const infrastructure = (
+        await Promise.all(target.infrastructure.map((server) => withDescendants(server.pid)))
+      ).flat();
+      const cpuNow = async () => {
+        const generator = process.cpuUsage();
+        return {
+          nodes: await sumOver(survivors(), cpuMs),
+          infrastructure: await sumOver(infrastructure, cpuMs),
+          generator: (generator.user + generator.system) / 1000,
+        };
+      };
+      let cpuAtKill = await cpuNow();
       const started = nowMs();
       const pending: Promise<void>[] = [];
       for (let seq = 0; seq < total; seq++) {
@@ -84,6 +105,7 @@ export async function storm(context: WorkloadContext): Promise<StormResult | und
         if (due > nowMs()) await new Promise((resolve) => setTimeout(resolve, due - nowMs()));
         if (killedAt === 0 && nowMs() - started >= 2000) {
           context.note(`killing ${VICTIM}`);
+          cpuAtKill = await cpuNow();
           killedAt = nowMs();
           await kill(VICTIM);
         }
@@ -104,6 +126,7 @@ export async function storm(context: WorkloadContext): Promise<StormResult | und
       await generator.drain(accepted * ROOM_SIZE, 5000, 60_000);
       const { tally } = await generator.collect(rooms);
       const stats = await generator.recovery();
+      const cpuAtEnd = await cpuNow();
       return {
         clients: options.clients,
         polling: specs.filter((spec) => spec.transports[0] === 'polling').length,
@@ -118,6 +141,11 @@ export async function storm(context: WorkloadContext): Promise<StormResult | und
         notRecovered: stats.notRecovered,
         lost: tally.lost,
         duplicated: tally.duplicated,
+        cpuMs: {
+          nodes: Math.round(cpuAtEnd.nodes - cpuAtKill.nodes),
+          infrastructure: Math.round(cpuAtEnd.infrastructure - cpuAtKill.infrastructure),
+          generator: Math.round(cpuAtEnd.generator - cpuAtKill.generator),
+        },
       };
     });
   } finally {

@@ -32,8 +32,10 @@ export type EventMap = Record<string, unknown>;
 /** Options of a {@link PushClient}. */
 export interface PushClientOptions {
   /**
-   * Transports to use, in order. Default `['polling', 'websocket']` (connect over long-polling,
-   * then upgrade); `['websocket']` skips polling, `['polling']` never upgrades.
+   * Transports to try, in order. Default `['websocket', 'polling']`: WebSocket (one round trip),
+   * long-polling within the same attempt when it fails. `['polling', 'websocket']` connects over
+   * long-polling and then upgrades (as plain Socket.IO does; after one upgrade the client
+   * reconnects over WebSocket first); `['polling']` never upgrades.
    */
   transports?: TransportName[];
   /** Reconnect after a lost connection, with backoff. Default `true`. */
@@ -49,6 +51,11 @@ export interface PushClientOptions {
    * allows guests.
    */
   token?: TokenSource;
+  /**
+   * Node.js only: the `http.Agent` for long-polling requests, e.g. `new Agent({ keepAlive: true })`
+   * to keep connections open between polls as browsers do (by default each poll opens one).
+   */
+  agent?: object;
 }
 
 /** What {@link PushClient.publish} sends: a room (or none: everyone), an event name and data. */
@@ -90,6 +97,9 @@ const RETRIED_ALWAYS: ReadonlySet<string> = new Set([
 /** Refusals of a `subscribe` that pass: the client asks again after a backoff. */
 const JOIN_RETRIED: ReadonlySet<string> = new Set(['unavailable', 'rate_limited', 'internal']);
 const MAX_RETRY_DELAY_MS = 30_000;
+/** Socket.IO's reconnection backoff: its first step, and how far each step is spread (±90 %). */
+const RECONNECT_DELAY_MS = 500;
+const RECONNECT_JITTER = 0.9;
 /** The longest a join waits for its answer before it is sent again (never shorter than the ack timeout). */
 const MAX_JOIN_WAIT_MS = 60_000;
 /** How long after a refused refresh the client asks its token function again. */
@@ -194,9 +204,17 @@ export class PushClient<Events extends EventMap = EventMap> {
   constructor(url?: string, options: PushClientOptions = {}) {
     this.ackTimeoutMs = options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     this.token = options.token;
-    this.transports = [...(options.transports ?? ['polling', 'websocket'])];
+    this.transports = [...(options.transports ?? ['websocket', 'polling'])];
     const socketOptions = {
       transports: this.transports,
+      // A failed first transport falls back to the next within the same attempt.
+      tryAllTransports: true,
+      // The first attempt after a lost connection comes within a second, spread evenly over it
+      // (50–950 ms), so that the clients of a node that died come back fast but not all at once.
+      reconnectionDelay: RECONNECT_DELAY_MS,
+      randomizationFactor: RECONNECT_JITTER,
+      // Socket.IO's typings say string | boolean; its Node.js transport takes an http.Agent.
+      ...(options.agent === undefined ? {} : { agent: options.agent as unknown as boolean }),
       reconnection: options.reconnection ?? true,
       path: options.path ?? SOCKET_PATH,
       forceNew: true,
@@ -773,9 +791,7 @@ export class PushClient<Events extends EventMap = EventMap> {
   private reconnectOverWebsocket(): void {
     if (this.transports[0] === 'websocket') return;
     this.transports = ['websocket', ...this.transports.filter((name) => name !== 'websocket')];
-    const options = this.socket.io.opts;
-    options.transports = this.transports;
-    options.tryAllTransports = true;
+    this.socket.io.opts.transports = this.transports;
   }
 
   /**

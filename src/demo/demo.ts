@@ -13,7 +13,7 @@ import { StatusView } from './status-view.js';
 type DemoEvents = { chat: ChatMessage };
 
 const TRANSPORTS: Record<string, TransportName[]> = {
-  auto: ['polling', 'websocket'],
+  auto: ['websocket', 'polling'],
   polling: ['polling'],
   websocket: ['websocket'],
 };

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PushClient } from '../../src/client/index.js';
+import { PushClient, type TransportName } from '../../src/client/index.js';
 import type { ClusterOverview } from '../../src/protocol/index.js';
 import {
   NODE_IDS,
@@ -65,6 +65,13 @@ function budget(clients: number, rate: number, faultMs: number): number {
   return gather + STEPS_MS + faultMs + catchUp;
 }
 
+/** A third long-polling only, a third upgrading from it, a third WebSocket first (default). */
+const TRANSPORT_MIX: Array<TransportName[] | undefined> = [
+  ['polling'],
+  ['polling', 'websocket'],
+  undefined,
+];
+
 let cluster: StartedPushCluster;
 let clients: Observed[] = [];
 let scenarios = 0;
@@ -122,7 +129,7 @@ async function crowd(room: string, count: number): Promise<Observed[]> {
 async function gather(room: string, count: number): Promise<Observed[]> {
   const made = Array.from({ length: count }, (_, index): Observed => {
     const client = new PushClient(cluster.url, {
-      transports: index % 3 === 0 ? ['polling'] : ['polling', 'websocket'],
+      transports: TRANSPORT_MIX[index % TRANSPORT_MIX.length],
       token: () => cluster.token({ rooms: [], publish: [] }),
       ackTimeoutMs: 20_000,
     });

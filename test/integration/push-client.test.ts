@@ -135,18 +135,22 @@ describe('PushClient', () => {
     expect(seen).toEqual([id]);
   });
 
-  it('reconnects over WebSocket at once once it has upgraded, and still over long-polling when it cannot', async () => {
+  it('connects over WebSocket by default; after an upgrade reconnects over WebSocket at once; over long-polling when told to', async () => {
     const node = await start({ NODE_ID: 'pc-ws' });
     const opened: string[] = [];
     node.server.io.engine.on('connection', (conn: { transport: { name: string } }) => {
       opened.push(conn.transport.name);
     });
-    const upgrading = client(node.url);
+    const upgrading = new PushClient<Events>(node.url, { transports: ['polling', 'websocket'] });
+    clients.push(upgrading);
     const pollingOnly = new PushClient<Events>(node.url, { transports: ['polling'] });
     clients.push(pollingOnly);
-    await Promise.all([upgrading.ready(), pollingOnly.ready()]);
+    const byDefault = client(node.url);
+    await Promise.all([upgrading.ready(), pollingOnly.ready(), byDefault.ready()]);
+    expect(byDefault.status.transport).toBe('websocket');
+    byDefault.close();
     await waitFor(() => upgrading.status.transport === 'websocket', { what: 'the upgrade' });
-    expect(opened.sort()).toEqual(['polling', 'polling']);
+    expect(opened.sort()).toEqual(['polling', 'polling', 'websocket']);
     opened.length = 0;
     const sids = [upgrading.sid, pollingOnly.sid];
     for (const socket of node.server.io.of('/').sockets.values()) socket.conn.close();

@@ -165,8 +165,8 @@ export class PushClusterContainer {
       // needs no container network: it reaches the nodes over their Unix sockets.
       const nginxPort = await freePort();
       const site = (await readFile(join(REPO_ROOT, 'nginx', 'push-cluster.conf'), 'utf8')).replace(
-        /listen\s+80;/,
-        `listen 127.0.0.1:${nginxPort};`,
+        /listen\s+80\b/,
+        `listen 127.0.0.1:${nginxPort}`,
       );
       if (!site.includes(`127.0.0.1:${nginxPort}`)) throw new Error('nginx config: no listen 80');
       const nginx = await new GenericContainer('nginx:stable-bookworm')
