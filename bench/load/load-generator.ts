@@ -113,6 +113,8 @@ export class LoadGenerator {
   /** How the client-library clients came through their reconnects, summed over the workers. */
   async recovery(): Promise<{
     reconnected: number;
+    retried: number;
+    maxAttempts: number;
     notRecovered: number;
     replayed: number;
     caughtUpAt: Float64Array;
@@ -122,6 +124,8 @@ export class LoadGenerator {
     );
     return {
       reconnected: replies.reduce((sum, r) => sum + r.reconnected, 0),
+      retried: replies.reduce((sum, r) => sum + r.retried, 0),
+      maxAttempts: Math.max(0, ...replies.map((r) => r.maxAttempts)),
       notRecovered: replies.reduce((sum, r) => sum + r.notRecovered, 0),
       replayed: replies.reduce((sum, r) => sum + r.replayed, 0),
       caughtUpAt: concatSamples(replies.map((r) => r.caughtUpAt)),

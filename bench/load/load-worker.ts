@@ -22,6 +22,8 @@ interface SimulatedClient {
     lostAt?: number;
     welcomedAt?: number;
     caughtUpAt?: number;
+    /** The most attempts one of its reconnects needed. */
+    attempts: number;
     notRecovered: number;
     replayed: number;
   };
@@ -101,7 +103,11 @@ async function connectPushClient(spec: ClientSpec): Promise<SimulatedClient> {
     ...(spec.token === undefined ? {} : { token: spec.token }),
     ackTimeoutMs: 30_000,
   });
-  const recovery: NonNullable<SimulatedClient['recovery']> = { notRecovered: 0, replayed: 0 };
+  const recovery: NonNullable<SimulatedClient['recovery']> = {
+    attempts: 0,
+    notRecovered: 0,
+    replayed: 0,
+  };
   const client: SimulatedClient = {
     rooms: new Set(spec.rooms),
     seen: new Uint8Array(0),
@@ -126,6 +132,8 @@ async function connectPushClient(spec: ClientSpec): Promise<SimulatedClient> {
       disconnects++;
       recovery.lostAt = nowMs();
       recovery.welcomedAt = undefined;
+    } else if (change.kind === 'reconnecting') {
+      recovery.attempts = Math.max(recovery.attempts, change.attempt);
     } else if (change.kind === 'connected' && change.reconnected) {
       recovery.welcomedAt = nowMs();
     } else if (change.kind === 'resubscribed') {
@@ -147,6 +155,8 @@ function recoveryStats(): void {
     {
       type: 'recovery',
       reconnected: reconnected.length,
+      retried: reconnected.filter((c) => (c.recovery?.attempts ?? 0) > 1).length,
+      maxAttempts: Math.max(0, ...reconnected.map((c) => c.recovery?.attempts ?? 0)),
       notRecovered: reconnected.reduce((sum, c) => sum + (c.recovery?.notRecovered ?? 0), 0),
       replayed: clients.reduce((sum, c) => sum + (c.recovery?.replayed ?? 0), 0),
       caughtUpAt,

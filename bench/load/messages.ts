@@ -51,6 +51,9 @@ export type FromWorker =
       type: 'recovery';
       /** Clients that lost their connection and were welcomed again. */
       reconnected: number;
+      /** Of them, those that needed more than one attempt, and the most attempts one needed. */
+      retried: number;
+      maxAttempts: number;
       /** Of those, rooms the server could not recover. */
       notRecovered: number;
       /** Messages missed live and received after the reconnect (the replay). */

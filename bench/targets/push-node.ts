@@ -37,6 +37,7 @@ export async function startPushNode(
     // Auth on, as in production: clients carry tokens (guests allowed, to compare).
     AUTH_JWT_SECRET: BENCH_JWT_SECRET,
     ALLOW_GUESTS: 'true',
+    GUEST_ROOMS: '*',
     // The benchmark's few publishing connections each send hundreds of messages per second,
     // far above the per-connection event rate a browser needs; every connection comes from one
     // address and may number more than a node accepts by default.

@@ -41,6 +41,9 @@ export interface StormResult {
   refused: number;
   /** Clients that lost their connection, reconnected and rejoined. */
   reconnected: number;
+  /** Of them, those whose first attempt failed, and the most attempts one needed. */
+  retried: number;
+  maxAttempts: number;
   /** From the kill until each of them had rejoined and received what it missed, ms. */
   catchUp: LatencySummary;
   /** Messages those clients missed live and got through the recovery. */
@@ -136,6 +139,8 @@ export async function storm(context: WorkloadContext): Promise<StormResult | und
         accepted,
         refused,
         reconnected: stats.reconnected,
+        retried: stats.retried,
+        maxAttempts: stats.maxAttempts,
         catchUp: summarize(stats.caughtUpAt.map((at) => at - killedAt)),
         replayed: stats.replayed,
         notRecovered: stats.notRecovered,

@@ -17,6 +17,7 @@ import {
 } from '../protocol/index.js';
 import { backoffDelay } from './backoff.js';
 import type { ConnectionStatus, StatusChange, TransportName } from './connection-status.js';
+import { EventPacer } from './event-pacer.js';
 import { PushError } from './push-error.js';
 import {
   type GapCause,
@@ -97,6 +98,8 @@ const RETRIED_ALWAYS: ReadonlySet<string> = new Set([
 /** Refusals of a `subscribe` that pass: the client asks again after a backoff. */
 const JOIN_RETRIED: ReadonlySet<string> = new Set(['unavailable', 'rate_limited', 'internal']);
 const MAX_RETRY_DELAY_MS = 30_000;
+/** A node's event budget when its welcome does not say (the defaults of CLIENT_EVENT_RATE/_BURST). */
+const DEFAULT_EVENT_BUDGET = { rate: 20, burst: 50 };
 /** Socket.IO's reconnection backoff: its first step, and how far each step is spread (±90 %). */
 const RECONNECT_DELAY_MS = 500;
 const RECONNECT_JITTER = 0.9;
@@ -164,6 +167,8 @@ export class PushClient<Events extends EventMap = EventMap> {
   private readonly joins = new Map<string, JoinRound>();
   private readonly waiters = new Map<string, Set<SubscribeWaiter>>();
   private resubscription: Resubscription | undefined;
+  /** Paces the subscribes of the current connection within its event budget. */
+  private pacer: EventPacer | undefined;
   private readonly handlers = new Map<string, Set<(envelope: Envelope) => void>>();
   private readonly anyHandlers = new Set<(event: string, envelope: Envelope) => void>();
   private readonly presenceHandlers = new Set<(change: PresenceEvent) => void>();
@@ -517,18 +522,24 @@ export class PushClient<Events extends EventMap = EventMap> {
    */
   private sendJoin(room: string, round: JoinRound): void {
     if (this.joins.get(room) !== round) return;
-    round.attempts += 1;
-    const since = this.sequences.get(room)?.position;
-    const answered = (ack: RoomAck) => this.joinAnswered(room, round, ack);
-    // What was missed comes in the answer, in one packet (cheaper for both ends in a storm).
-    if (since === undefined) this.socket.emit('subscribe', room, answered);
-    else this.socket.emit('subscribe', room, { since, batch: true }, answered);
-    const wait = Math.min(
-      this.ackTimeoutMs * 2 ** (round.attempts - 1),
-      Math.max(this.ackTimeoutMs, MAX_JOIN_WAIT_MS),
-    );
-    clearTimeout(round.timer);
-    round.timer = setTimeout(() => this.sendJoin(room, round), wait);
+    const emit = () => {
+      if (this.joins.get(room) !== round) return;
+      round.attempts += 1;
+      const since = this.sequences.get(room)?.position;
+      const answered = (ack: RoomAck) => this.joinAnswered(room, round, ack);
+      // What was missed comes in the answer, in one packet (cheaper for both ends in a storm).
+      if (since === undefined) this.socket.emit('subscribe', room, answered);
+      else this.socket.emit('subscribe', room, { since, batch: true }, answered);
+      const wait = Math.min(
+        this.ackTimeoutMs * 2 ** (round.attempts - 1),
+        Math.max(this.ackTimeoutMs, MAX_JOIN_WAIT_MS),
+      );
+      clearTimeout(round.timer);
+      round.timer = setTimeout(() => this.sendJoin(room, round), wait);
+    };
+    // Within the connection's event budget: rejoining many rooms is never refused or cut off.
+    if (this.pacer === undefined) emit();
+    else this.pacer.schedule(emit);
   }
 
   private joinAnswered(room: string, round: JoinRound, ack: RoomAck): void {
@@ -599,6 +610,7 @@ export class PushClient<Events extends EventMap = EventMap> {
 
   /** The connection is gone: its joins will never be answered; the next `welcome` starts anew. */
   private abandonJoins(): void {
+    this.pacer?.stop();
     for (const [room, round] of this.joins) {
       clearTimeout(round.timer);
       this.sequences.get(room)?.joinAbandoned();
@@ -748,6 +760,7 @@ export class PushClient<Events extends EventMap = EventMap> {
     this.retries = 0;
     this.sessionId = welcome.sid;
     this.abandonJoins();
+    this.pacer = new EventPacer(welcome.events ?? DEFAULT_EVENT_BUDGET);
     const ownRoom = welcome.guest ? undefined : `${USER_ROOM_PREFIX}${welcome.user}`;
     if (this.ownRoom !== undefined && this.ownRoom !== ownRoom && !this.wanted.has(this.ownRoom)) {
       // Another user now (a token for someone else): the old user's room is not followed.

@@ -378,7 +378,8 @@ function authConfig(values: Env, problems: string[]): AuthConfig | undefined {
     issuer: values.AUTH_JWT_ISSUER,
     audience: values.AUTH_JWT_AUDIENCE,
     allowGuests,
-    guestRooms: values.GUEST_ROOMS ?? ['*'],
+    // With a token key (production), guests read nothing unless GUEST_ROOMS says what.
+    guestRooms: values.GUEST_ROOMS ?? (development ? ['*'] : []),
     guestPublish: values.GUEST_PUBLISH ?? (development ? DEVELOPMENT_GUEST_PUBLISH : []),
     development,
   };

@@ -13,6 +13,13 @@ export interface Welcome {
   user: string;
   /** True for a guest (no token): guest permissions only. */
   guest: boolean;
+  /**
+   * The connection's event budget (`CLIENT_EVENT_RATE` per second, `CLIENT_EVENT_BURST` at once):
+   * a client that sends more is refused, then cut off. The client library paces its own
+   * subscribes (e.g. rejoining many rooms after a reconnect) within it. (Absent from a node that
+   * does not say: assume the defaults, 20 and 50.)
+   */
+  events?: { rate: number; burst: number };
 }
 
 /** Sent to a presence room's members when a user arrives (first connection) or leaves (last). */

@@ -326,6 +326,7 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
         sid: socket.id,
         user: identity.userId,
         guest: identity.guest,
+        events: { rate: rateLimit.rate, burst: rateLimit.burst },
       });
     },
     close: () => expiry.close(),

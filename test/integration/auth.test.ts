@@ -446,8 +446,14 @@ describe('connections per user across nodes', () => {
 
 describe('development mode (no token key)', () => {
   it('admits everyone as a guest who may publish to the demo rooms only, and refuses tokens', async () => {
-    const node = await start({ NODE_ID: 'dev', AUTH_JWT_SECRET: '', ALLOW_GUESTS: '' });
+    const node = await start({
+      NODE_ID: 'dev',
+      AUTH_JWT_SECRET: '',
+      ALLOW_GUESTS: '',
+      GUEST_ROOMS: '',
+    });
     const guest = await connect(node);
+    expect(await emitAck(guest, 'subscribe', 'orders')).toMatchObject({ ok: true });
     expect(guest.user).toMatch(/^guest-[A-Za-z0-9_-]{12}$/);
     expect(await emitAck(guest, 'publish', { room: 'demo:x', data: 1 })).toMatchObject({
       ok: true,
@@ -467,6 +473,29 @@ describe('development mode (no token key)', () => {
     });
     expect(await refusal(node, await testToken({}, TEST_JWT_SECRET))).toMatchObject({
       code: 'token_invalid',
+    });
+  });
+});
+
+describe('guests on a node with a token key', () => {
+  it('read no room unless GUEST_ROOMS names it (the production default)', async () => {
+    const closed = await start({ NODE_ID: 'guests-none', ALLOW_GUESTS: 'true', GUEST_ROOMS: '' });
+    const guest = await connect(closed);
+    expect(guest.user).toMatch(/^guest-/);
+    expect(await emitAck(guest, 'subscribe', 'lobby')).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden' },
+    });
+    const open = await start({
+      NODE_ID: 'guests-lobby',
+      ALLOW_GUESTS: 'true',
+      GUEST_ROOMS: 'lobby',
+    });
+    const welcome = await connect(open);
+    expect(await emitAck(welcome, 'subscribe', 'lobby')).toMatchObject({ ok: true });
+    expect(await emitAck(welcome, 'subscribe', 'orders')).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden' },
     });
   });
 });

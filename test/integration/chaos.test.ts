@@ -33,7 +33,8 @@ const RATE = 100;
  * the compose cluster's figures at 100 msgs/s.
  */
 const CROWD = 300;
-const CROWD_RATE = 25;
+/** `CHAOS_CROWD_RATE` sets another, to measure (docs/operations.md: 100 msgs/s). */
+const CROWD_RATE = Number(process.env.CHAOS_CROWD_RATE ?? 25);
 /** Connecting and subscribing one client, at most, on a slow machine (seen: ~10 ms). */
 const CONNECT_MS_PER_CLIENT = 100;
 /**
@@ -230,8 +231,8 @@ function publishing(room: string, rate: number) {
     const pending: Promise<void>[] = [];
     const started = Date.now();
     for (let seq = 0; running; seq++) {
-      const due = started + (seq * 1000) / rate;
-      if (due > Date.now()) await sleep(due - Date.now());
+      const wait = started + (seq * 1000) / rate - Date.now();
+      if (wait > 0) await sleep(wait);
       pending.push(send(seq));
     }
     await Promise.all(pending);
@@ -304,7 +305,8 @@ async function underFire(name: string, hurt: () => Promise<void>, scenario: Scen
     return accepted.every((offset) => seen.has(offset));
   };
   const catchUpMs = 10_000 + ((accepted.length * count) / CATCH_UP_DELIVERIES_PER_S) * 1000;
-  await waitFor(() => observed.every(caughtUp), {
+  // A client told it could not recover never will: no need to wait for it.
+  await waitFor(() => observed.every((o) => o.notRecovered > 0 || caughtUp(o)), {
     timeoutMs: catchUpMs,
     intervalMs: 250,
     what: 'every accepted message at every client',

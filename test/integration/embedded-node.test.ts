@@ -54,6 +54,8 @@ describe('socket protocol on a single node (in-memory adapter)', () => {
     expect(client.node).toBe('solo');
     expect(client.sid).toBe(client.socket.id);
     expect(client.user).toBe('welcomed-user');
+    // ...and the connection's event budget (CLIENT_EVENT_RATE's default, this node's burst).
+    expect(client.events).toEqual({ rate: 20, burst: 5000 });
   });
 
   it('delivers a publish to the room subscribers only, once each, sender included', async () => {

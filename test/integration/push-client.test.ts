@@ -165,4 +165,36 @@ describe('PushClient', () => {
     // One handshake over WebSocket (no polling round trips), one over long-polling as configured.
     expect(opened.sort()).toEqual(['polling', 'websocket']);
   });
+
+  it("rejoins many rooms within the node's event budget: never refused, never cut off", async () => {
+    const node = await start({
+      NODE_ID: 'pc-paced',
+      CLIENT_EVENT_RATE: '10',
+      CLIENT_EVENT_BURST: '10',
+    });
+    const many = new PushClient<Events>(node.url, { ackTimeoutMs: 30_000, token: fullToken });
+    clients.push(many);
+    const changes: StatusChange[] = [];
+    many.onStatus((_status, change) => changes.push(change));
+    const rooms = Array.from({ length: 40 }, (_, index) => `paced:${index}`);
+    // Four times the burst at once: the client sends them as the budget allows.
+    await Promise.all(rooms.map((room) => many.subscribe(room)));
+    for (const socket of node.server.io.of('/').sockets.values()) socket.conn.close();
+    await waitFor(() => changes.some((change) => change.kind === 'resubscribed'), {
+      timeoutMs: 20_000,
+      what: 'all 40 rooms rejoined',
+    });
+    expect(changes.find((change) => change.kind === 'resubscribed')).toMatchObject({
+      failed: [],
+      rooms: expect.arrayContaining(rooms),
+    });
+    expect(changes.filter((change) => change.kind === 'goodbye')).toEqual([]);
+    expect(many.rooms.size).toBe(40);
+    const got: unknown[] = [];
+    many.on('message', (envelope) => got.push(envelope.data));
+    expect((await postPublish(node.url, API_KEY, { room: 'paced:39', data: 'last' })).status).toBe(
+      202,
+    );
+    await waitFor(() => got.length === 1, { what: 'a message in the last room' });
+  }, 60_000);
 });

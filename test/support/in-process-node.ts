@@ -21,6 +21,8 @@ export async function startInProcessNode(env: Record<string, string>): Promise<I
     LOG_LEVEL: 'silent',
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     ALLOW_GUESTS: 'true',
+    // As docker-compose.yml: guests read any plain room (with a token key, the default is none).
+    GUEST_ROOMS: '*',
     ...env,
   });
   if (!result.ok) throw new Error(`bad test config: ${result.problems.join('; ')}`);

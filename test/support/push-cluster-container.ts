@@ -144,6 +144,7 @@ export class PushClusterContainer {
               LOG_LEVEL: 'warn',
               AUTH_JWKS_URL: jwks.url,
               ALLOW_GUESTS: 'true',
+              GUEST_ROOMS: '*',
               ...this.env,
               NODE_ID: id,
               LISTEN_SOCKET: `${SOCKET_DIR}/${id}.sock`,

@@ -5,6 +5,7 @@ import type {
   PresenceEvent,
   ServerToClientEvents,
   Unsubscribed,
+  Welcome,
 } from '../../src/protocol/index.js';
 import { sleep } from './wait.js';
 
@@ -18,6 +19,8 @@ export interface TestClient {
   sid: string;
   /** The user id the server gave the connection (`sub`, or `guest-…`). */
   user: string;
+  /** The event budget the server told in its welcome. */
+  events: Welcome['events'];
   /** Envelopes received under any event name, in arrival order, with the event name. */
   received: Array<{ event: string; envelope: Envelope }>;
   /** Presence changes received, in order. */
@@ -83,13 +86,14 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
       socket.close();
       reject(error);
     });
-    socket.once('welcome', ({ node, sid, user }) => {
+    socket.once('welcome', ({ node, sid, user, events }) => {
       clearTimeout(timer);
       const client: TestClient = {
         socket,
         node,
         sid,
         user,
+        events,
         received,
         presence,
         unsubscribed,

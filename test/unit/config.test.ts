@@ -65,17 +65,21 @@ describe('loadConfig', () => {
     expect(config.publishApiKeys[0]?.length).toBeGreaterThanOrEqual(32);
   });
 
-  it('turns guests off, and gives them no publishing, once a token key is set', () => {
+  it('turns guests off, and gives them no rooms and no publishing, once a token key is set', () => {
     expect(configOf({ AUTH_JWT_SECRET: SECRET }).auth).toEqual({
       key: { kind: 'secret', secret: SECRET },
       issuer: undefined,
       audience: undefined,
       allowGuests: false,
-      guestRooms: ['*'],
+      guestRooms: [],
       guestPublish: [],
       development: false,
     });
-    expect(configOf({ AUTH_JWT_SECRET: SECRET, ALLOW_GUESTS: 'true' }).auth.allowGuests).toBe(true);
+    // Guests let in by ALLOW_GUESTS still read only what GUEST_ROOMS names.
+    expect(configOf({ AUTH_JWT_SECRET: SECRET, ALLOW_GUESTS: 'true' }).auth).toMatchObject({
+      allowGuests: true,
+      guestRooms: [],
+    });
   });
 
   it('reads every variable', () => {
