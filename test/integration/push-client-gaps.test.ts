@@ -10,7 +10,8 @@ import { sleep, waitFor } from '../support/wait.js';
  */
 const ROOM = 'orders';
 const ACK_TIMEOUT_MS = 300;
-let node: ScriptedNode | undefined;
+/** The scripted node of the running test (each starts its own). */
+let node: ScriptedNode;
 const clients: PushClient[] = [];
 
 interface Watched {
@@ -33,29 +34,34 @@ async function watch(url: string, user?: string): Promise<Watched> {
   return watched;
 }
 
+/** A client of a fresh scripted node, subscribed to ROOM, that has had its offsets 1 to `upTo`. */
+async function following(upTo: number): Promise<Watched> {
+  node = await ScriptedNode.start();
+  const app = await watch(node.url);
+  await app.client.subscribe(ROOM);
+  node.sendRange(ROOM, 1, upTo);
+  await waitFor(() => app.offsets.length === upTo, { what: `offsets 1-${upTo}` });
+  return app;
+}
+
 const range = (from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, index) => from + index);
 
 /** The replay a real node sends before answering a subscribe `since`: what followed it. */
 function replay(call: SubscribeCall, upTo: number): void {
   const from = (call.since?.offset ?? 0) + 1;
-  node?.sendRange(call.room, from, upTo, call.since?.epoch ?? 'E1', call.socket);
+  node.sendRange(call.room, from, upTo, call.since?.epoch ?? 'E1', call.socket);
   call.answer({ ok: true, room: call.room, offset: upTo, epoch: 'E1', recovered: true });
 }
 
 afterEach(async () => {
   for (const client of clients.splice(0)) client.close();
   await node?.close();
-  node = undefined;
 });
 
 describe('PushClient against a scripted node: no silent gap', () => {
   it('an offset jump: holds what came ahead, recovers the missing ones on the live connection, hands over in order', async () => {
-    node = await ScriptedNode.start();
-    const app = await watch(node.url);
-    await app.client.subscribe(ROOM);
-    node.sendRange(ROOM, 1, 3);
-    await waitFor(() => app.offsets.length === 3, { what: 'offsets 1-3' });
+    const app = await following(3);
     const sid = app.client.sid;
 
     node.onSubscribe = (call) => replay(call, 6);
@@ -77,11 +83,7 @@ describe('PushClient against a scripted node: no silent gap', () => {
   });
 
   it('an offset jump the history no longer covers: told, then goes on from the newest', async () => {
-    node = await ScriptedNode.start();
-    const app = await watch(node.url);
-    await app.client.subscribe(ROOM);
-    node.sendRange(ROOM, 1, 2);
-    await waitFor(() => app.offsets.length === 2, { what: 'offsets 1-2' });
+    const app = await following(2);
     node.onSubscribe = (call) =>
       call.answer({ ok: true, room: ROOM, offset: 2000, epoch: 'E1', recovered: false });
     node.send(ROOM, 1999);
@@ -99,16 +101,12 @@ describe('PushClient against a scripted node: no silent gap', () => {
   });
 
   it('a resubscribe answered after the timeout: the late answer counts, nothing skipped meanwhile', async () => {
-    node = await ScriptedNode.start();
-    const app = await watch(node.url);
-    await app.client.subscribe(ROOM);
-    node.sendRange(ROOM, 1, 3);
-    await waitFor(() => app.offsets.length === 3, { what: 'offsets 1-3' });
+    const app = await following(3);
 
     // After the reconnect: the node joins the room at once (live messages 7 and 8 flow), but
     // replays 4-6 and answers only after the client's ack timeout.
     node.onSubscribe = (call) => {
-      node?.sendRange(ROOM, 7, 8, 'E1', call.socket);
+      node.sendRange(ROOM, 7, 8, 'E1', call.socket);
       setTimeout(() => replay(call, 8), ACK_TIMEOUT_MS * 2);
     };
     node.dropConnections();
@@ -128,18 +126,14 @@ describe('PushClient against a scripted node: no silent gap', () => {
   });
 
   it('a resubscribe never answered: sent again on the live connection until answered', async () => {
-    node = await ScriptedNode.start();
-    const app = await watch(node.url);
-    await app.client.subscribe(ROOM);
-    node.sendRange(ROOM, 1, 3);
-    await waitFor(() => app.offsets.length === 3, { what: 'offsets 1-3' });
+    const app = await following(3);
 
     let asked = 0;
     node.onSubscribe = (call) => {
       asked++;
       if (asked === 1) {
         // Joined, live messages flow, but this answer is lost.
-        node?.sendRange(ROOM, 7, 8, 'E1', call.socket);
+        node.sendRange(ROOM, 7, 8, 'E1', call.socket);
         return;
       }
       replay(call, 8);
@@ -172,13 +166,9 @@ describe('PushClient against a scripted node: no silent gap', () => {
   });
 
   it('a new epoch under a live subscription is reported, and the new epoch followed from its start', async () => {
-    node = await ScriptedNode.start();
-    const app = await watch(node.url);
-    await app.client.subscribe(ROOM);
-    node.sendRange(ROOM, 1, 3);
-    await waitFor(() => app.offsets.length === 3, { what: 'offsets 1-3' });
+    const app = await following(3);
     node.onSubscribe = (call) => {
-      node?.send(ROOM, 1, 'E2', call.socket);
+      node.send(ROOM, 1, 'E2', call.socket);
       call.answer({ ok: true, room: ROOM, offset: 2, epoch: 'E2', recovered: true });
     };
     // The room's history started afresh (E2); its message 1 did not come live.
