@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/shared/free-port.js';
+import { retryOnPortClash } from '../../bench/targets/local-process.js';
 import type { ClusterOverview, NodeStatus } from '../../src/protocol/index.js';
 import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
@@ -29,14 +30,19 @@ beforeAll(async () => {
     .withExposedPorts(6379)
     .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'))
     .start();
-  adminPort = await freePort();
   const env = {
     REDIS_URL: `redis://127.0.0.1:${redis.getMappedPort(6379)}`,
     ADMIN_API_KEY: ADMIN_KEY,
     PUBLISH_API_KEYS: API_KEY,
   };
-  [a, b, c] = await Promise.all([
-    startInProcessNode({ NODE_ID: 'ov-a', ADMIN_PORT: String(adminPort), ...env }),
+  // The node on a chosen port first: a port picked by the kernel for a sibling starting at the
+  // same moment could be that very port, just released by freePort().
+  // (And again on a clash: the port was free when picked, not necessarily when listened on.)
+  a = await retryOnPortClash(async () => {
+    adminPort = await freePort();
+    return startInProcessNode({ NODE_ID: 'ov-a', ADMIN_PORT: String(adminPort), ...env });
+  });
+  [b, c] = await Promise.all([
     startInProcessNode({ NODE_ID: 'ov-b', ...env }),
     startInProcessNode({ NODE_ID: 'ov-c', ...env }),
   ]);

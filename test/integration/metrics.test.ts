@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/shared/free-port.js';
+import { retryOnPortClash } from '../../bench/targets/local-process.js';
 import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
 import { connectClient, emitAck, subscribe } from '../support/test-client.js';
@@ -16,12 +17,15 @@ let node: InProcessNode;
 let adminPort: number;
 
 beforeAll(async () => {
-  adminPort = await freePort();
-  node = await startInProcessNode({
-    NODE_ID: 'metered',
-    PUBLISH_API_KEYS: API_KEY,
-    ADMIN_API_KEY: ADMIN_KEY,
-    ADMIN_PORT: String(adminPort),
+  // Again on a clash: the port was free when picked, not necessarily when listened on.
+  node = await retryOnPortClash(async () => {
+    adminPort = await freePort();
+    return startInProcessNode({
+      NODE_ID: 'metered',
+      PUBLISH_API_KEYS: API_KEY,
+      ADMIN_API_KEY: ADMIN_KEY,
+      ADMIN_PORT: String(adminPort),
+    });
   });
 });
 afterAll(() => node?.server.close());

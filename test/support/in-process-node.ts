@@ -27,6 +27,10 @@ export async function startInProcessNode(env: Record<string, string>): Promise<I
   });
   if (!result.ok) throw new Error(`bad test config: ${result.problems.join('; ')}`);
   const server = createPushServer(result.config, createLogger(result.config.nodeId, 'silent'));
-  const port = await server.listen('127.0.0.1');
+  const port = await server.listen('127.0.0.1').catch(async (error: unknown) => {
+    // Its Redis connections would otherwise outlive the failed start.
+    await server.close();
+    throw error;
+  });
   return { id: result.config.nodeId, url: `http://127.0.0.1:${port}`, server };
 }
