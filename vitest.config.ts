@@ -27,6 +27,14 @@ export default defineConfig({
         },
       },
       {
+        // Every part of the cluster's backend against every backend (memory, Redis, ...).
+        test: {
+          name: 'contract',
+          include: ['test/contract/**/*.test.ts'],
+          ...slow,
+        },
+      },
+      {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],

@@ -61,7 +61,7 @@ try {
     {
       port,
       socket: config.listenSocket,
-      cluster: server.link.kind,
+      cluster: server.backend.kind,
       maxPayloadBytes: config.maxPayloadBytes,
     },
     'push node listening',

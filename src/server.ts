@@ -5,20 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { guestIdentities } from './auth/guest.js';
 import { compileRoomPatterns } from './auth/room-pattern.js';
 import { createTokenVerifier } from './auth/token-verifier.js';
-import type { ClusterLink } from './cluster/cluster-link.js';
-import { createClusterLink } from './cluster/create-cluster-link.js';
-import { createRoomLog } from './cluster/create-room-log.js';
-import { NodeLiveness } from './cluster/node-liveness.js';
-import { MemoryNodeReports, type NodeReports } from './cluster/node-reports.js';
-import { MemoryPresence, type Presence } from './cluster/presence.js';
-import { RedisNodeReports } from './cluster/redis-node-reports.js';
-import { RedisPresence } from './cluster/redis-presence.js';
-import { redisUserConnections } from './cluster/redis-user-connections.js';
-import {
-  memoryUserConnections,
-  UNLIMITED_USER_CONNECTIONS,
-  type UserConnectionLimiter,
-} from './cluster/user-connection-limiter.js';
+import type { ClusterBackend } from './cluster/cluster-backend.js';
+import { createClusterBackend } from './cluster/create-cluster-backend.js';
 import type { Config } from './config/config.js';
 import { Publisher } from './delivery/publisher.js';
 import { createAdminApp, createHttpApp } from './http/app.js';
@@ -46,7 +34,8 @@ import { attachSocketServer, createSocketServer } from './realtime/socket-server
 export interface PushServer {
   readonly io: PushIo;
   readonly httpServer: HttpServer;
-  readonly link: ClusterLink;
+  /** What this node shares with the others (memory for one node, Redis for a cluster). */
+  readonly backend: ClusterBackend;
   readonly publisher: Publisher;
   /**
    * Starts listening on `config.port` (0 picks a free port), and on `config.listenSocket` when
@@ -73,39 +62,31 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
   let closing: Promise<void> | undefined;
   let draining: Promise<void> | undefined;
   let unixSocket: UnixSocketListener | undefined;
-  const link = createClusterLink(config.redisUrl, logger);
+  const backend = createClusterBackend(
+    {
+      redisUrl: config.redisUrl,
+      nodeId: config.nodeId,
+      history: config.history,
+      maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
+    },
+    logger,
+  );
+  const { roomLog, presence, userConnections } = backend;
   const io = createSocketServer(config);
-  link.attach(io);
-  const state = nodeState(io, link, () => draining !== undefined);
+  backend.attach(io);
+  const state = nodeState(io, backend, () => draining !== undefined);
   const metrics = new NodeMetrics(config.nodeId, state);
-  const roomLog = createRoomLog(link, config.history, logger);
   const publisher = new Publisher(
     socketBroadcaster(io),
     roomLog,
-    link,
+    backend,
     config.nodeId,
     config.maxPayloadBytes,
     metrics,
   );
   const verifier = createTokenVerifier(config.auth);
-  // This process in Redis: what it counts there is dropped by the others if it dies.
-  const liveness =
-    link.redis === undefined ? undefined : new NodeLiveness(link.redis, config.nodeId);
-  const reporter = new NodeReporter(
-    config.nodeId,
-    liveness?.instance ?? `${config.nodeId}:local`,
-    state,
-    metrics,
-  );
-  const reports: NodeReports =
-    link.redis === undefined || liveness === undefined
-      ? new MemoryNodeReports(reporter.report)
-      : new RedisNodeReports(link.redis, liveness.instance, reporter.report, logger);
-  const userConnections = userConnectionLimiter(config, link, liveness, logger);
-  const presence: Presence =
-    link.redis === undefined || liveness === undefined
-      ? new MemoryPresence()
-      : new RedisPresence(link.redis, liveness, logger);
+  const reporter = new NodeReporter(config.nodeId, backend.instance, state, metrics);
+  const reports = backend.nodeReports(reporter.report);
   const rateLimit = new EventRateLimit(
     config.limits.clientEventRate,
     config.limits.clientEventBurst,
@@ -117,7 +98,8 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     roomLog,
     presence,
     presenceRooms,
-    link,
+    cluster: backend,
+    rateStore: backend.rateStore,
     metrics,
     admin: { metrics, reports },
     adminCredentials: { key: config.adminApiKey, verifier },
@@ -178,7 +160,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
   return {
     io,
     httpServer,
-    link,
+    backend,
     publisher,
     async listen(host?: string) {
       // Rejects with the listen error (e.g. EADDRINUSE), if any.
@@ -247,27 +229,9 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
         await socketsClosed;
         await unixSocketClosed;
         await httpClosed;
-        await userConnections.close();
-        await presence.close();
-        await reports.close();
-        await liveness?.close();
-        await roomLog.close();
-        await link.close();
+        await backend.close();
       })();
       return closing;
     },
   };
-}
-
-/** Per-user connection counting: in Redis for a cluster, in process for one node, or none. */
-function userConnectionLimiter(
-  config: Config,
-  link: ClusterLink,
-  liveness: NodeLiveness | undefined,
-  logger: Logger,
-): UserConnectionLimiter {
-  const max = config.limits.maxConnectionsPerUser;
-  if (max === 0) return UNLIMITED_USER_CONNECTIONS;
-  if (link.redis === undefined || liveness === undefined) return memoryUserConnections(max);
-  return redisUserConnections(link.redis, liveness, max, logger);
 }

@@ -1,5 +1,4 @@
 import type { ClusterOverview, NodeReport } from '../protocol/index.js';
-import { overviewOf } from './overview-of.js';
 
 /** Makes this node's report (see {@link NodeReport}). */
 export type ReportSource = () => Promise<NodeReport>;
@@ -16,16 +15,4 @@ export interface NodeReports {
   overview(): Promise<ClusterOverview>;
   /** Stops filing reports and withdraws this node's, so that it drops out of the overview at once. */
   close(): Promise<void>;
-}
-
-/** A single node's reports: only its own, made when asked for. */
-export class MemoryNodeReports implements NodeReports {
-  constructor(private readonly report: ReportSource) {}
-
-  async overview(): Promise<ClusterOverview> {
-    const own = await this.report();
-    return overviewOf(own, [{ report: own, ageMs: 0 }], []);
-  }
-
-  async close(): Promise<void> {}
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Identity } from '../auth/identity.js';
 import { canPublish } from '../auth/room-policy.js';
-import type { ClusterLink } from '../cluster/cluster-link.js';
+import type { ClusterReadiness } from '../cluster/cluster-backend.js';
 import type { IdempotencyGuard, RoomLog } from '../cluster/room-log.js';
 import type { NodeMetrics, PublishSource } from '../observability/metrics.js';
 import {
@@ -43,7 +43,7 @@ export class Publisher {
   /**
    * @param broadcaster - delivers messages to everyone, on every node.
    * @param roomLog - orders, keeps and carries room messages.
-   * @param link - tells whether broadcasts currently reach the other nodes.
+   * @param cluster - tells whether broadcasts currently reach the other nodes.
    * @param nodeId - stamped on envelopes as the origin.
    * @param maxPayloadBytes - the largest accepted request, JSON-encoded.
    * @param metrics - counts what is published, and how long Redis takes.
@@ -51,7 +51,7 @@ export class Publisher {
   constructor(
     private readonly broadcaster: Broadcaster,
     private readonly roomLog: RoomLog,
-    private readonly link: ClusterLink,
+    private readonly cluster: ClusterReadiness,
     private readonly nodeId: string,
     private readonly maxPayloadBytes: number,
     private readonly metrics: NodeMetrics,
@@ -85,12 +85,12 @@ export class Publisher {
         },
       };
     }
-    if (!this.link.isReady()) {
+    if (!this.cluster.isReady()) {
       return {
         ok: false,
         error: {
           code: ErrorCode.Unavailable,
-          message: `node ${this.nodeId} cannot reach the cluster bus (${this.link.status()}); retry later`,
+          message: `node ${this.nodeId} cannot reach the cluster bus (${this.cluster.status()}); retry later`,
         },
       };
     }

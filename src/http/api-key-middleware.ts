@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { bearerToken, matchingKey } from '../auth/api-key.js';
-import type { ClusterLink } from '../cluster/cluster-link.js';
+import type { RateStore } from '../cluster/rate-store.js';
 import { ErrorCode } from '../protocol/index.js';
 import { HttpError } from './http-error.js';
 
@@ -12,8 +11,8 @@ export interface ApiKeyOptions {
   keys: readonly string[];
   /** Requests per second per key, across the cluster (0 = no limit). */
   ratePerSecond: number;
-  /** Where the cluster's shared counters live (Redis), if anywhere. */
-  link: ClusterLink;
+  /** Where the counts live: shared by every node in a cluster. */
+  rateStore: RateStore;
 }
 
 /**
@@ -22,11 +21,10 @@ export interface ApiKeyOptions {
  * the cluster. A missing or wrong key is a 401 with a `WWW-Authenticate` challenge; a key over
  * its rate a 429 `rate_limited` with `Retry-After` (seconds).
  *
- * The rate is counted in Redis (`rate-limiter-flexible`) so that every node sees one budget per
- * key; while Redis is unreachable each node counts on its own.
+ * The rate is counted in the cluster's rate store, so that every node sees one budget per key.
  */
-export function requireApiKey({ keys, ratePerSecond, link }: ApiKeyOptions): RequestHandler {
-  const limiter = ratePerSecond > 0 ? keyRateLimiter(ratePerSecond, link) : undefined;
+export function requireApiKey({ keys, ratePerSecond, rateStore }: ApiKeyOptions): RequestHandler {
+  const limiter = ratePerSecond > 0 ? rateStore.limiter('api', ratePerSecond) : undefined;
   // Counted under a digest of the key: the key itself never reaches Redis.
   const rateKeys = keys.map((key) => createHash('sha256').update(key).digest('hex').slice(0, 24));
   return (req, res, next) => {
@@ -50,35 +48,19 @@ export function requireApiKey({ keys, ratePerSecond, link }: ApiKeyOptions): Req
       next();
       return;
     }
-    limiter.consume(rateKeys[index] as string).then(
-      () => next(),
-      (rejection: unknown) => {
-        if (!(rejection instanceof RateLimiterRes)) {
-          next(rejection);
-          return;
-        }
-        res.set('Retry-After', String(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000))));
-        next(
-          new HttpError(
-            429,
-            ErrorCode.RateLimited,
-            `this API key is over ${ratePerSecond} requests per second (PUBLISH_API_RATE); retry later`,
-          ),
-        );
-      },
-    );
+    limiter.consume(rateKeys[index] as string).then((verdict) => {
+      if (verdict.allowed) {
+        next();
+        return;
+      }
+      res.set('Retry-After', String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1000))));
+      next(
+        new HttpError(
+          429,
+          ErrorCode.RateLimited,
+          `this API key is over ${ratePerSecond} requests per second (PUBLISH_API_RATE); retry later`,
+        ),
+      );
+    }, next);
   };
-}
-
-function keyRateLimiter(points: number, link: ClusterLink): RateLimiterMemory | RateLimiterRedis {
-  const memory = new RateLimiterMemory({ points, duration: 1, keyPrefix: 'push-api-rate' });
-  if (link.redis === undefined) return memory;
-  return new RateLimiterRedis({
-    storeClient: link.redis,
-    points,
-    duration: 1,
-    keyPrefix: 'push:api-rate',
-    rejectIfRedisNotReady: true,
-    insuranceLimiter: memory,
-  });
 }

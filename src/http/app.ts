@@ -1,8 +1,9 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { RoomPatterns } from '../auth/room-pattern.js';
-import type { ClusterLink } from '../cluster/cluster-link.js';
+import type { ClusterReadiness } from '../cluster/cluster-backend.js';
 import type { Presence } from '../cluster/presence.js';
+import type { RateStore } from '../cluster/rate-store.js';
 import type { RoomLog } from '../cluster/room-log.js';
 import type { Config } from '../config/config.js';
 import type { Publisher } from '../delivery/publisher.js';
@@ -32,7 +33,9 @@ export interface HttpAppDeps {
   presence: Presence;
   /** The rooms that track presence. */
   presenceRooms: RoomPatterns;
-  link: ClusterLink;
+  cluster: ClusterReadiness;
+  /** Where the API keys' request rates are counted. */
+  rateStore: RateStore;
   metrics: NodeMetrics;
   /** What the admin endpoints read, and who may read them on this port. */
   admin: AdminSources;
@@ -51,7 +54,8 @@ export function createHttpApp({
   roomLog,
   presence,
   presenceRooms,
-  link,
+  cluster,
+  rateStore,
   metrics,
   admin,
   adminCredentials,
@@ -64,16 +68,16 @@ export function createHttpApp({
   // Security headers on every answer; the demo page sets its own, stricter, CSP (web-assets.ts).
   app.use(helmet({ contentSecurityPolicy: false }));
   app.use(cors(config.corsOrigins));
-  app.use(healthRoutes({ nodeId: config.nodeId, link, isShuttingDown }));
+  app.use(healthRoutes({ nodeId: config.nodeId, cluster, isShuttingDown }));
   // One budget per API key for both APIs.
   const authorize = requireApiKey({
     keys: config.publishApiKeys,
     ratePerSecond: config.limits.publishApiRate,
-    link,
+    rateStore,
   });
   app.use(publishRoute({ publisher, authorize, maxPayloadBytes: config.maxPayloadBytes }));
-  app.use(historyRoute({ roomLog, authorize, link }));
-  app.use(presenceRoute({ presence, rooms: presenceRooms, authorize, link }));
+  app.use(historyRoute({ roomLog, authorize, cluster }));
+  app.use(presenceRoute({ presence, rooms: presenceRooms, authorize, cluster }));
   app.use(adminRoutes(admin, requireAdmin(adminCredentials)));
   app.use(webAssets());
   app.use(notFound);

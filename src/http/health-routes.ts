@@ -1,10 +1,10 @@
 import { Router } from 'express';
-import type { ClusterLink } from '../cluster/cluster-link.js';
+import type { ClusterReadiness } from '../cluster/cluster-backend.js';
 
 /** What the health routes report on. */
 export interface HealthDeps {
   nodeId: string;
-  link: ClusterLink;
+  cluster: ClusterReadiness;
   /** True once shutdown has begun: the node is alive but no longer ready. */
   isShuttingDown: () => boolean;
 }
@@ -14,19 +14,19 @@ export interface HealthDeps {
  * `GET /readyz`: 200 when the node can serve the cluster; 503 while Redis is configured but not
  * connected, or while the node shuts down.
  */
-export function healthRoutes({ nodeId, link, isShuttingDown }: HealthDeps): Router {
+export function healthRoutes({ nodeId, cluster, isShuttingDown }: HealthDeps): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', node: nodeId });
   });
   router.get('/readyz', (_req, res) => {
     const shuttingDown = isShuttingDown();
-    const ready = !shuttingDown && link.isReady();
+    const ready = !shuttingDown && cluster.isReady();
     res.status(ready ? 200 : 503).json({
       status: ready ? 'ready' : 'not ready',
       node: nodeId,
-      cluster: link.kind,
-      bus: shuttingDown ? 'shutting down' : link.status(),
+      cluster: cluster.kind,
+      bus: shuttingDown ? 'shutting down' : cluster.status(),
     });
   });
   return router;

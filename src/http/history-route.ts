@@ -1,5 +1,5 @@
 import { type RequestHandler, Router } from 'express';
-import type { ClusterLink } from '../cluster/cluster-link.js';
+import type { ClusterReadiness } from '../cluster/cluster-backend.js';
 import type { RoomLog } from '../cluster/room-log.js';
 import { continuesFrom } from '../cluster/room-log.js';
 import { ErrorCode } from '../protocol/index.js';
@@ -11,7 +11,7 @@ export interface HistoryRouteDeps {
   roomLog: RoomLog;
   /** Admits the request (the API key and its rate), or answers it. */
   authorize: RequestHandler;
-  link: ClusterLink;
+  cluster: ClusterReadiness;
 }
 
 const DEFAULT_LIMIT = 100;
@@ -25,7 +25,7 @@ const MAX_LIMIT = 1000;
  * between); page on with `since` = the last message's offset. Without `since`, everything the
  * history holds.
  */
-export function historyRoute({ roomLog, authorize, link }: HistoryRouteDeps): Router {
+export function historyRoute({ roomLog, authorize, cluster }: HistoryRouteDeps): Router {
   const router = Router();
   router.get('/api/rooms/:room/history', authorize, (req, res, next) => {
     const room = roomParam(req.params.room);
@@ -53,7 +53,7 @@ export function historyRoute({ roomLog, authorize, link }: HistoryRouteDeps): Ro
       next(new HttpError(400, ErrorCode.BadRequest, 'epoch must be an epoch from an envelope'));
       return;
     }
-    if (!link.isReady()) {
+    if (!cluster.isReady()) {
       next(busUnreachable());
       return;
     }

@@ -1,6 +1,6 @@
 import { type RequestHandler, Router } from 'express';
 import type { RoomPatterns } from '../auth/room-pattern.js';
-import type { ClusterLink } from '../cluster/cluster-link.js';
+import type { ClusterReadiness } from '../cluster/cluster-backend.js';
 import type { Presence } from '../cluster/presence.js';
 import { ErrorCode } from '../protocol/index.js';
 import { busUnreachable, HttpError } from './http-error.js';
@@ -13,7 +13,7 @@ export interface PresenceRouteDeps {
   rooms: RoomPatterns;
   /** Admits the request (the API key and its rate), or answers it. */
   authorize: RequestHandler;
-  link: ClusterLink;
+  cluster: ClusterReadiness;
 }
 
 /**
@@ -21,7 +21,7 @@ export interface PresenceRouteDeps {
  * room (each once, however many connections; guests included). 400 for a room that does not
  * track presence, 503 while Redis is unreachable.
  */
-export function presenceRoute({ presence, rooms, authorize, link }: PresenceRouteDeps): Router {
+export function presenceRoute({ presence, rooms, authorize, cluster }: PresenceRouteDeps): Router {
   const router = Router();
   router.get('/api/rooms/:room/presence', authorize, (req, res, next) => {
     const room = roomParam(req.params.room);
@@ -39,7 +39,7 @@ export function presenceRoute({ presence, rooms, authorize, link }: PresenceRout
       );
       return;
     }
-    if (!link.isReady()) {
+    if (!cluster.isReady()) {
       next(busUnreachable());
       return;
     }

@@ -1,4 +1,4 @@
-import type { ClusterLink } from '../cluster/cluster-link.js';
+import type { ClusterReadiness } from '../cluster/cluster-backend.js';
 import type { ReportedState } from '../observability/node-reporter.js';
 import type { RoomCount } from '../protocol/index.js';
 import { USER_ROOM_PREFIX } from '../protocol/index.js';
@@ -9,7 +9,11 @@ import { roomKey } from './room-key.js';
  * What this node's gauges and reports read, at the moment they are read: connections, rooms
  * (each connection's own user room is not a subscription), Redis, drain.
  */
-export function nodeState(io: PushIo, link: ClusterLink, isDraining: () => boolean): ReportedState {
+export function nodeState(
+  io: PushIo,
+  cluster: ClusterReadiness,
+  isDraining: () => boolean,
+): ReportedState {
   const prefix = roomKey('');
   const userRooms = roomKey(USER_ROOM_PREFIX);
   /** The subscriber rooms, by their Socket.IO keys, with their member counts. */
@@ -49,7 +53,7 @@ export function nodeState(io: PushIo, link: ClusterLink, isDraining: () => boole
       }
       return { rooms: kept.sort(byMembers).slice(0, limit), truncated: count > limit };
     },
-    redisUp: () => link.isReady(),
+    redisUp: () => cluster.isReady(),
     isDraining,
   };
 }

@@ -2,8 +2,8 @@ import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redi
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PushClient, type StatusChange } from '../../src/client/index.js';
-import { NodeLiveness } from '../../src/cluster/node-liveness.js';
-import { redisUserConnections } from '../../src/cluster/redis-user-connections.js';
+import { NodeLiveness } from '../../src/cluster/redis/node-liveness.js';
+import { redisUserConnections } from '../../src/cluster/redis/redis-user-connections.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
@@ -385,7 +385,9 @@ describe('connections per user across nodes', () => {
       start({ NODE_ID: 'pu-a', ...env }),
       start({ NODE_ID: 'pu-b', ...env }),
     ]);
-    await waitFor(() => a.server.link.isReady() && b.server.link.isReady(), { what: 'Redis' });
+    await waitFor(() => a.server.backend.isReady() && b.server.backend.isReady(), {
+      what: 'Redis',
+    });
   });
   afterAll(async () => {
     await Promise.all([a.server.close(), b.server.close()]);

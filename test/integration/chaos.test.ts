@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PushClient, type TransportName } from '../../src/client/index.js';
+import { roomLogKey } from '../../src/cluster/redis/redis-keys.js';
 import type { ClusterOverview } from '../../src/protocol/index.js';
 import {
   NODE_IDS,
@@ -450,7 +451,7 @@ describe('nothing lost under fire, through nginx', () => {
       );
       expect(figures.reconnected).toBeGreaterThanOrEqual(CLIENTS);
       // The room's history holds at most HISTORY_SIZE (1000) messages.
-      expect(Number(await cluster.redisCli('XLEN', `push:room:${room}:log`))).toBe(
+      expect(Number(await cluster.redisCli('XLEN', roomLogKey(room)))).toBe(
         Math.min(1000, figures.accepted),
       );
     },

@@ -30,6 +30,7 @@ beforeAll(async () => {
     .withExposedPorts(6379)
     .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'))
     .start();
+  await redisCli('ACL', 'SETUSER', 'ov-c', 'on', '>ov-c-secret', '~*', '&*', '+@all');
   const env = {
     REDIS_URL: `redis://127.0.0.1:${redis.getMappedPort(6379)}`,
     ADMIN_API_KEY: ADMIN_KEY,
@@ -44,7 +45,12 @@ beforeAll(async () => {
   });
   [b, c] = await Promise.all([
     startInProcessNode({ NODE_ID: 'ov-b', ...env }),
-    startInProcessNode({ NODE_ID: 'ov-c', ...env }),
+    // ov-c logs in as a Redis user of its own: the last test cuts it off by disabling that user.
+    startInProcessNode({
+      NODE_ID: 'ov-c',
+      ...env,
+      REDIS_URL: `redis://ov-c:ov-c-secret@127.0.0.1:${redis.getMappedPort(6379)}`,
+    }),
   ]);
 });
 
@@ -56,6 +62,12 @@ afterAll(async () => {
   await Promise.all([a?.server.close(), b?.server.close(), c?.server.close()]);
   await redis?.stop();
 });
+
+async function redisCli(...args: string[]): Promise<void> {
+  const { exitCode, output } = await redis.exec(['redis-cli', ...args]);
+  if (exitCode !== 0 || /^ERR/m.test(output))
+    throw new Error(`redis-cli ${args.join(' ')}: ${output}`);
+}
 
 /** The overview from `node`; it must answer within 3 s, whatever is down. */
 async function overview(node: InProcessNode): Promise<ClusterOverview> {
@@ -229,7 +241,9 @@ describe('GET /api/cluster', () => {
     await waitFor(async () => membersOf(await overview(a), 'ov-on-c') === 1, {
       what: "ov-c's room in the overview",
     });
-    c.server.link.redis?.disconnect();
+    // Redis refuses ov-c from now on: its connections are cut and cannot log in again.
+    await redisCli('ACL', 'SETUSER', 'ov-c', 'off');
+    await redisCli('CLIENT', 'KILL', 'USER', 'ov-c');
     const view = await waitFor(
       async () => {
         const seen = await overview(a);

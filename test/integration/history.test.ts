@@ -4,7 +4,8 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/shared/free-port.js';
 import { PushClient, type StatusChange } from '../../src/client/index.js';
-import { RedisRoomLog } from '../../src/cluster/redis-room-log.js';
+import { roomLogKey, roomMetaKey } from '../../src/cluster/redis/redis-keys.js';
+import { RedisRoomLog } from '../../src/cluster/redis/redis-room-log.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { Envelope, RoomAck } from '../../src/protocol/index.js';
 import { postPublish } from '../support/http-publish.js';
@@ -34,7 +35,7 @@ async function start(env: Record<string, string> = {}): Promise<InProcessNode> {
     ...env,
   });
   nodes.push(node);
-  await waitFor(() => node.server.link.isReady(), { what: 'Redis' });
+  await waitFor(() => node.server.backend.isReady(), { what: 'Redis' });
   return node;
 }
 
@@ -200,7 +201,7 @@ describe('recovery', () => {
     // The stream holds no more than HISTORY_SIZE entries.
     const direct = new Redis(redisUrl);
     try {
-      expect(await direct.xlen(`push:room:${room}:log`)).toBe(5);
+      expect(await direct.xlen(roomLogKey(room))).toBe(5);
     } finally {
       direct.disconnect();
     }
@@ -212,7 +213,7 @@ describe('recovery', () => {
     const { epoch } = await publish(node, room, 'before');
     const direct = new Redis(redisUrl);
     try {
-      await direct.del(`push:room:${room}:meta`, `push:room:${room}:log`);
+      await direct.del(roomMetaKey(room), roomLogKey(room));
     } finally {
       direct.disconnect();
     }
@@ -234,7 +235,7 @@ describe('recovery', () => {
     await sleep(1500);
     const direct = new Redis(redisUrl);
     try {
-      expect(await direct.exists(`push:room:${room}:log`)).toBe(0);
+      expect(await direct.exists(roomLogKey(room))).toBe(0);
     } finally {
       direct.disconnect();
     }

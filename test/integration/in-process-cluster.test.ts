@@ -39,7 +39,7 @@ beforeAll(async () => {
       }),
     ),
   );
-  await waitFor(() => nodes.every((node) => node.server.link.isReady()), {
+  await waitFor(() => nodes.every((node) => node.server.backend.isReady()), {
     what: 'all nodes connected to Redis',
   });
 });

@@ -1,8 +1,8 @@
 import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NodeLiveness } from '../../src/cluster/node-liveness.js';
-import { RedisPresence } from '../../src/cluster/redis-presence.js';
+import { NodeLiveness } from '../../src/cluster/redis/node-liveness.js';
+import { RedisPresence } from '../../src/cluster/redis/redis-presence.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
 import {
@@ -33,7 +33,7 @@ beforeAll(async () => {
     startInProcessNode({ NODE_ID: 'pres-a', ...env }),
     startInProcessNode({ NODE_ID: 'pres-b', ...env }),
   ]);
-  await waitFor(() => a.server.link.isReady() && b.server.link.isReady(), { what: 'Redis' });
+  await waitFor(() => a.server.backend.isReady() && b.server.backend.isReady(), { what: 'Redis' });
 });
 
 afterEach(() => {

@@ -36,7 +36,7 @@ beforeAll(async () => {
       }),
     ),
   );
-  await waitFor(() => nodes.every((node) => node.server.link.isReady()), {
+  await waitFor(() => nodes.every((node) => node.server.backend.isReady()), {
     what: 'nodes connected to Redis',
   });
 });
@@ -85,7 +85,7 @@ describe('while Redis is down', () => {
       timeoutMs: 30_000,
       what: '/readyz 200 after Redis is back',
     });
-    await waitFor(() => x.server.link.isReady(), { timeoutMs: 30_000, what: 'x reconnected' });
+    await waitFor(() => x.server.backend.isReady(), { timeoutMs: 30_000, what: 'x reconnected' });
     const accepted = await httpPublish(x, { room: 'outage', data: 'after the outage' });
     expect(accepted.status).toBe(202);
     const { id } = (await accepted.json()) as { id: string };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryRoomLog } from '../../src/cluster/memory-room-log.js';
+import { MemoryRoomLog } from '../../src/cluster/memory/memory-room-log.js';
 import { continuesFrom } from '../../src/cluster/room-log.js';
 
 const envelope = (data: unknown) => ({

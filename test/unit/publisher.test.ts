@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryLink } from '../../src/cluster/memory-link.js';
 import type { RoomLog } from '../../src/cluster/room-log.js';
 import { Publisher } from '../../src/delivery/publisher.js';
 import { NodeMetrics } from '../../src/observability/metrics.js';
@@ -24,7 +23,7 @@ describe('Publisher', () => {
     const publisher = new Publisher(
       { broadcast: () => {} },
       lostLog,
-      new MemoryLink(),
+      { kind: 'memory', isReady: () => true, status: () => 'ready' },
       'unit',
       65_536,
       metrics,

@@ -1,10 +1,9 @@
 import type { Redis } from 'ioredis';
-import type { Logger } from '../observability/logger.js';
-import { ALIVE_PREFIX, type NodeLiveness } from './node-liveness.js';
-import type { UserConnectionLimiter } from './user-connection-limiter.js';
+import type { Logger } from '../../observability/logger.js';
+import type { UserConnectionLimiter } from '../user-connection-limiter.js';
+import type { NodeLiveness } from './node-liveness.js';
+import { ALIVE_PREFIX, userConnectionsKey } from './redis-keys.js';
 
-/** Key of a user's connection counts: a hash of node instance → connections. */
-const COUNTS_PREFIX = 'push:user-conns:';
 /** A user's counts are dropped a week after their last connection (a dead node's leftovers). */
 const COUNTS_TTL_S = 7 * 24 * 3600;
 
@@ -57,7 +56,7 @@ export function redisUserConnections(
         const result = await redis.eval(
           ACQUIRE,
           1,
-          `${COUNTS_PREFIX}${userId}`,
+          userConnectionsKey(userId),
           instance,
           max,
           ALIVE_PREFIX,
@@ -71,7 +70,7 @@ export function redisUserConnections(
     },
     release(userId) {
       if (redis.status !== 'ready') return;
-      redis.eval(RELEASE, 1, `${COUNTS_PREFIX}${userId}`, instance).catch((error: unknown) => {
+      redis.eval(RELEASE, 1, userConnectionsKey(userId), instance).catch((error: unknown) => {
         logger.warn({ err: error, user: userId }, 'cannot release a user connection count');
       });
     },

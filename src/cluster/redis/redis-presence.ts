@@ -1,13 +1,15 @@
 import type { Redis } from 'ioredis';
-import type { Logger } from '../observability/logger.js';
-import { ALIVE_PREFIX, type NodeLiveness } from './node-liveness.js';
-import type { Presence, PresenceChange } from './presence.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Presence, PresenceChange } from '../presence.js';
+import type { NodeLiveness } from './node-liveness.js';
+import {
+  ALIVE_PREFIX,
+  PRESENCE_PREFIX,
+  PRESENCE_ROOMS_KEY,
+  presenceInstancesKey,
+  presenceUsersKey,
+} from './redis-keys.js';
 
-const PREFIX = 'push:presence:';
-/** The rooms that have presence entries: what the reaper walks. */
-const ROOMS_KEY = `${PREFIX}rooms`;
-const usersKey = (room: string) => `${PREFIX}${room}:users`;
-const instancesKey = (room: string) => `${PREFIX}${room}:instances`;
 /** How often each node looks for the entries of dead node instances. */
 const REAP_INTERVAL_MS = 3_000;
 
@@ -80,7 +82,9 @@ export class RedisPresence implements Presence {
   ) {
     this.reaper = setInterval(() => {
       if (redis.status !== 'ready') return;
-      (redis.eval(REAP, 1, ROOMS_KEY, ALIVE_PREFIX, PREFIX) as Promise<string[]>).then(
+      (
+        redis.eval(REAP, 1, PRESENCE_ROOMS_KEY, ALIVE_PREFIX, PRESENCE_PREFIX) as Promise<string[]>
+      ).then(
         (leaves) => {
           for (let i = 0; i + 1 < leaves.length; i += 2) {
             const change: PresenceChange = {
@@ -101,9 +105,9 @@ export class RedisPresence implements Presence {
     const count = await this.redis.eval(
       JOIN,
       3,
-      usersKey(room),
-      instancesKey(room),
-      ROOMS_KEY,
+      presenceUsersKey(room),
+      presenceInstancesKey(room),
+      PRESENCE_ROOMS_KEY,
       `${this.liveness.instance}|${user}`,
       user,
       room,
@@ -115,8 +119,8 @@ export class RedisPresence implements Presence {
     const left = await this.redis.eval(
       LEAVE,
       2,
-      usersKey(room),
-      instancesKey(room),
+      presenceUsersKey(room),
+      presenceInstancesKey(room),
       `${this.liveness.instance}|${user}`,
       user,
     );
@@ -124,7 +128,7 @@ export class RedisPresence implements Presence {
   }
 
   async members(room: string): Promise<string[]> {
-    return this.redis.hkeys(usersKey(room));
+    return this.redis.hkeys(presenceUsersKey(room));
   }
 
   onReaped(listener: (change: PresenceChange) => void): void {

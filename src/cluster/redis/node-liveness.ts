@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { aliveKey } from './redis-keys.js';
 
-/** Key that says a node instance is alive; it expires unless the instance renews it. */
-export const ALIVE_PREFIX = 'push:node-alive:';
 /** How often a node renews its liveness, and how long it lasts without renewal. */
 const HEARTBEAT_MS = 3_000;
 export const ALIVE_TTL_MS = 10_000;
@@ -30,7 +29,7 @@ export class NodeLiveness {
     nodeId: string,
   ) {
     this.instance = `${nodeId}:${randomBytes(6).toString('base64url')}`;
-    this.key = `${ALIVE_PREFIX}${this.instance}`;
+    this.key = aliveKey(this.instance);
     redis.on('ready', this.renew);
     this.renew();
     this.heartbeat = setInterval(this.renew, HEARTBEAT_MS);

@@ -1,25 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { HistoryConfig } from '../config/config.js';
-import type { Logger } from '../observability/logger.js';
-import { type Envelope, IDEMPOTENCY_WINDOW_SECONDS, type RoomPosition } from '../protocol/index.js';
-import { watchLiveness } from './redis-liveness.js';
+import type { HistoryConfig } from '../../config/config.js';
+import type { Logger } from '../../observability/logger.js';
+import {
+  type Envelope,
+  IDEMPOTENCY_WINDOW_SECONDS,
+  type RoomPosition,
+} from '../../protocol/index.js';
 import type {
   AppendResult,
   HistorySlice,
   IdempotencyGuard,
   RoomLog,
   RoomMessage,
-} from './room-log.js';
+} from '../room-log.js';
+import {
+  ROOM_MESSAGES_CHANNEL,
+  roomIdempotencyKey,
+  roomLogKey,
+  roomMetaKey,
+  roomSentKey,
+} from './redis-keys.js';
+import { watchLiveness } from './redis-liveness.js';
 
-/** The channel every node subscribes to for room messages. */
-const CHANNEL = 'push:room-messages';
-
-const metaKey = (room: string) => `push:room:${room}:meta`;
-const logKey = (room: string) => `push:room:${room}:log`;
 /** The record of an append: under the publisher's idempotency key, or under the message's id. */
 const recordKey = (room: string, guard: IdempotencyGuard | undefined, id: string) =>
-  guard === undefined ? `push:room:${room}:sent:${id}` : `push:room:${room}:idem:${guard.key}`;
+  guard === undefined ? roomSentKey(room, id) : roomIdempotencyKey(room, guard.key);
 
 /**
  * How long the record of an append without an idempotency key is kept. ioredis sends again the
@@ -120,7 +126,7 @@ export class RedisRoomLog implements RoomLog {
     this.subscriber.on('error', () => {
       // The command connection logs Redis state; this one reconnects on its own.
     });
-    this.subscriber.subscribe(CHANNEL).catch((error: unknown) => {
+    this.subscriber.subscribe(ROOM_MESSAGES_CHANNEL).catch((error: unknown) => {
       logger.warn({ err: error }, 'cannot subscribe to room messages yet; retrying on reconnect');
     });
     this.subscriber.on('message', (_channel: string, text: string) => {
@@ -161,13 +167,13 @@ export class RedisRoomLog implements RoomLog {
     const [offset, epoch] = (await this.redis.eval(
       APPEND,
       3,
-      metaKey(room),
-      logKey(room),
+      roomMetaKey(room),
+      roomLogKey(room),
       recordKey(room, guard, id),
       newEpoch(),
       this.history.size,
       this.history.ttlSeconds,
-      CHANNEL,
+      ROOM_MESSAGES_CHANNEL,
       head,
       ',"epoch":"',
       '"}}',
@@ -194,8 +200,8 @@ export class RedisRoomLog implements RoomLog {
     const [epoch, offsetText, oldestId, entries] = (await this.redis.eval(
       READ,
       2,
-      metaKey(room),
-      logKey(room),
+      roomMetaKey(room),
+      roomLogKey(room),
       newEpoch(),
       after,
       limit,

@@ -1,12 +1,10 @@
 import type { Redis } from 'ioredis';
-import type { Logger } from '../observability/logger.js';
-import type { ClusterOverview, NodeReport } from '../protocol/index.js';
-import type { NodeReports, ReportSource } from './node-reports.js';
-import { type AgedReport, overviewOf } from './overview-of.js';
+import type { Logger } from '../../observability/logger.js';
+import type { ClusterOverview, NodeReport } from '../../protocol/index.js';
+import type { NodeReports, ReportSource } from '../node-reports.js';
+import { type AgedReport, overviewOf } from '../overview-of.js';
+import { NODE_REPORTS_KEY, nodeReportKey } from './redis-keys.js';
 
-const PREFIX = 'push:node-report:';
-/** The node instances that filed a report; entries whose report expired are pruned on reading. */
-const INSTANCES_KEY = 'push:node-reports';
 /** How often a node files its report, and how long a report lasts without a new one. */
 export const REPORT_INTERVAL_MS = 2_000;
 const REPORT_TTL_MS = 15_000;
@@ -30,7 +28,7 @@ export class RedisNodeReports implements NodeReports {
     private readonly report: ReportSource,
     private readonly logger: Logger,
   ) {
-    this.key = `${PREFIX}${instance}`;
+    this.key = nodeReportKey(instance);
     this.timer = setInterval(() => void this.file(), REPORT_INTERVAL_MS);
     this.timer.unref();
     void this.file();
@@ -70,7 +68,7 @@ export class RedisNodeReports implements NodeReports {
     await this.redis
       .multi()
       .del(this.key)
-      .srem(INSTANCES_KEY, this.instance)
+      .srem(NODE_REPORTS_KEY, this.instance)
       .exec()
       .catch(() => {});
   }
@@ -86,7 +84,7 @@ export class RedisNodeReports implements NodeReports {
       await this.redis
         .multi()
         .set(this.key, JSON.stringify(report), 'PX', REPORT_TTL_MS)
-        .sadd(INSTANCES_KEY, this.instance)
+        .sadd(NODE_REPORTS_KEY, this.instance)
         .exec();
     } catch (error) {
       this.logger.warn({ err: error }, 'filing the node report failed');
@@ -95,12 +93,12 @@ export class RedisNodeReports implements NodeReports {
 
   /** Every node's report with its age; this node's is the fresh `own`. */
   private async read(own: NodeReport): Promise<{ reports: AgedReport[]; problems: string[] }> {
-    const instances = (await this.redis.smembers(INSTANCES_KEY)).filter(
+    const instances = (await this.redis.smembers(NODE_REPORTS_KEY)).filter(
       (instance) => instance !== this.instance,
     );
     const pipeline = this.redis.pipeline();
     for (const instance of instances)
-      pipeline.get(`${PREFIX}${instance}`).pttl(`${PREFIX}${instance}`);
+      pipeline.get(nodeReportKey(instance)).pttl(nodeReportKey(instance));
     const results = instances.length === 0 ? [] : ((await pipeline.exec()) ?? []);
     const reports: AgedReport[] = [{ report: own, ageMs: 0 }];
     const problems: string[] = [];
@@ -124,7 +122,7 @@ export class RedisNodeReports implements NodeReports {
       reports.push({ report, ageMs: Math.max(0, REPORT_TTL_MS - ttl) });
     });
     // Reports that expired: their nodes died long enough ago.
-    if (expired.length > 0) this.redis.srem(INSTANCES_KEY, ...expired).catch(() => {});
+    if (expired.length > 0) this.redis.srem(NODE_REPORTS_KEY, ...expired).catch(() => {});
     return { reports, problems };
   }
 }

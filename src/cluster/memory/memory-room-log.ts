@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import type { HistoryConfig } from '../config/config.js';
-import { type Envelope, IDEMPOTENCY_WINDOW_SECONDS, type RoomPosition } from '../protocol/index.js';
+import type { HistoryConfig } from '../../config/config.js';
+import {
+  type Envelope,
+  IDEMPOTENCY_WINDOW_SECONDS,
+  type RoomPosition,
+} from '../../protocol/index.js';
 import type {
   AppendResult,
   HistorySlice,
   IdempotencyGuard,
   RoomLog,
   RoomMessage,
-} from './room-log.js';
+} from '../room-log.js';
 
 interface RoomState {
   epoch: string;

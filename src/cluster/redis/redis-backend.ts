@@ -1,0 +1,69 @@
+import { createAdapter } from '@socket.io/redis-adapter';
+import type { Server } from 'socket.io';
+import type { Logger } from '../../observability/logger.js';
+import type { BackendOptions, ClusterBackend } from '../cluster-backend.js';
+import type { NodeReports, ReportSource } from '../node-reports.js';
+import { UNLIMITED_USER_CONNECTIONS } from '../user-connection-limiter.js';
+import { NodeLiveness } from './node-liveness.js';
+import { RedisConnection } from './redis-connection.js';
+import { RedisNodeReports } from './redis-node-reports.js';
+import { RedisPresence } from './redis-presence.js';
+import { RedisRateStore } from './redis-rate-store.js';
+import { RedisRoomLog } from './redis-room-log.js';
+import { redisUserConnections } from './redis-user-connections.js';
+
+/**
+ * The cluster in one Redis (`REDIS_URL`): a command connection (scripts, counters, reports, and
+ * the adapter's publishes), a subscriber for the Socket.IO adapter (`@socket.io/redis-adapter`)
+ * and one for room messages (the room log's own). The node is ready while the first two are.
+ *
+ * @param url - `redis://` or `rediss://` URL.
+ */
+export function redisBackend(url: string, options: BackendOptions, logger: Logger): ClusterBackend {
+  const pub = RedisConnection.open(url, 'pub', logger);
+  const sub = new RedisConnection(
+    pub.client.duplicate({ connectionName: 'push-sub' }),
+    'sub',
+    logger,
+  );
+  const redis = pub.client;
+  // This process in Redis: what it counts there is dropped by the others if it dies.
+  const liveness = new NodeLiveness(redis, options.nodeId);
+  const roomLog = new RedisRoomLog(redis, options.history, logger);
+  const presence = new RedisPresence(redis, liveness, logger);
+  const max = options.maxConnectionsPerUser;
+  const userConnections =
+    max === 0 ? UNLIMITED_USER_CONNECTIONS : redisUserConnections(redis, liveness, max, logger);
+  const reports: NodeReports[] = [];
+  const isReady = () => pub.ready && sub.ready;
+  let closing: Promise<void> | undefined;
+  return {
+    kind: 'redis',
+    instance: liveness.instance,
+    roomLog,
+    presence,
+    userConnections,
+    rateStore: new RedisRateStore(redis),
+    nodeReports(source: ReportSource) {
+      const filed = new RedisNodeReports(redis, liveness.instance, source, logger);
+      reports.push(filed);
+      return filed;
+    },
+    attach(io: Server) {
+      io.adapter(createAdapter(pub.client, sub.client));
+    },
+    isReady,
+    status: () => (isReady() ? 'ready' : `pub ${pub.client.status}, sub ${sub.client.status}`),
+    close() {
+      closing ??= (async () => {
+        await userConnections.close();
+        await presence.close();
+        for (const filed of reports) await filed.close();
+        await liveness.close();
+        await roomLog.close();
+        await Promise.all([pub.close(), sub.close()]);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * Every Redis key and channel the cluster uses, in one place. Names start with `push:`; the
+ * keys one script touches together carry the same hash tag (`{room}`, `{user}`), so that in a
+ * Redis Cluster they live in one slot. Room names are `[A-Za-z0-9:_.-]`: they never contain a
+ * brace, so a room's tag is the room itself.
+ */
+
+/** A room's epoch and last offset (a hash). */
+export const roomMetaKey = (room: string) => `push:room:{${room}}:meta`;
+/** A room's history (a stream, entry id = offset). */
+export const roomLogKey = (room: string) => `push:room:{${room}}:log`;
+/** The record of an append made under a publisher's idempotency key. */
+export const roomIdempotencyKey = (room: string, key: string) => `push:room:{${room}}:idem:${key}`;
+/** The record of an append without a key, under the message's id (ioredis resends). */
+export const roomSentKey = (room: string, id: string) => `push:room:{${room}}:sent:${id}`;
+/** The channel that carries every room message to every node. */
+export const ROOM_MESSAGES_CHANNEL = 'push:room-messages';
+
+/** Says a node instance is alive; expires unless renewed. Instance ids have no braces. */
+export const ALIVE_PREFIX = 'push:node-alive:';
+export const aliveKey = (instance: string) => `${ALIVE_PREFIX}${instance}`;
+
+/** The rooms that have presence entries: what the reaper walks. */
+export const PRESENCE_ROOMS_KEY = 'push:presence:rooms';
+/** The prefix of presence keys: the reaper's script builds a room's keys from it. */
+export const PRESENCE_PREFIX = 'push:presence:';
+/** Users in a room and their connection counts (a hash). */
+export const presenceUsersKey = (room: string) => `${PRESENCE_PREFIX}${room}:users`;
+/** `instance|user` → connections, per room (a hash): what a dead instance leaves behind. */
+export const presenceInstancesKey = (room: string) => `${PRESENCE_PREFIX}${room}:instances`;
+
+/** A user's connection counts per node instance (a hash). */
+export const userConnectionsKey = (user: string) => `push:user-conns:${user}`;
+
+/** A node instance's report (JSON, expiring). */
+export const nodeReportKey = (instance: string) => `push:node-report:${instance}`;
+/** The node instances that filed a report. */
+export const NODE_REPORTS_KEY = 'push:node-reports';
+
+/** The prefix of the API-key rate counters (`rate-limiter-flexible` adds the key's digest). */
+export const API_RATE_PREFIX = 'push:api-rate';
