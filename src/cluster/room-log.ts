@@ -62,7 +62,22 @@ export interface RoomLog {
   position(room: string): Promise<RoomPosition>;
   /** Up to `limit` messages of `room` with offsets above `after`, and where the room stands. */
   read(room: string, after: number, limit: number): Promise<HistorySlice>;
-  /** Calls `listener` with every room message sent to this node, in each room's offset order. */
+  /**
+   * Starts receiving `room`'s messages on this node (a node receives only the rooms it follows,
+   * where the backend can tell rooms apart). Idempotent.
+   *
+   * @returns `undefined` when this node already receives them (or cannot for now: the backend is
+   * away, it follows once back, and {@link onResync} says so); otherwise a promise that resolves
+   * once it does: every message appended after that reaches {@link onMessage}'s listeners. It
+   * rejects when the backend cannot be reached (the room is then not followed: ask again).
+   */
+  follow(room: string): Promise<void> | undefined;
+  /** Stops receiving `room`'s messages (its last subscriber here left). Idempotent. */
+  unfollow(room: string): void;
+  /**
+   * Calls `listener` with every message of the rooms this node follows, in each room's offset
+   * order (a message of a room just unfollowed may still come).
+   */
   onMessage(listener: (message: RoomMessage) => void): void;
   /**
    * Calls `listener` when the live feed may have missed messages (it was cut and came back): the

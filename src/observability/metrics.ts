@@ -36,6 +36,9 @@ export class NodeMetrics {
   readonly recoveries: Counter<'outcome'>;
   /** Messages sent from the history to recovering clients. */
   readonly replayed: Counter;
+  /** Room messages this node received from the room log (its rooms' traffic), and their bytes. */
+  readonly feedMessages: Counter;
+  readonly feedBytes: Counter;
 
   constructor(nodeId: string, state: NodeState) {
     const registers = [this.registry];
@@ -85,6 +88,16 @@ export class NodeMetrics {
     this.replayed = new Counter({
       name: 'push_history_replayed_messages_total',
       help: 'Messages sent from room histories to recovering clients.',
+      registers,
+    });
+    this.feedMessages = new Counter({
+      name: 'push_room_feed_messages_total',
+      help: 'Room messages this node received from the room log (Redis): the rooms it follows.',
+      registers,
+    });
+    this.feedBytes = new Counter({
+      name: 'push_room_feed_bytes_total',
+      help: 'Bytes of the room messages this node received from the room log (as JSON text).',
       registers,
     });
     new Gauge({

@@ -321,13 +321,20 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
       socket.on('presence', onPresence);
       if (presence.active) socket.on('disconnecting', onDisconnecting);
       socket.on('disconnect', onDisconnect);
-      socket.emit('welcome', {
-        node: nodeId,
-        sid: socket.id,
-        user: identity.userId,
-        guest: identity.guest,
-        events: { rate: rateLimit.rate, burst: rateLimit.burst },
-      });
+      const welcome = () => {
+        if (!socket.connected) return;
+        socket.emit('welcome', {
+          node: nodeId,
+          sid: socket.id,
+          user: identity.userId,
+          guest: identity.guest,
+          events: { rate: rateLimit.rate, burst: rateLimit.burst },
+        });
+      };
+      // Welcomed once this node receives the user's messages: none sent after it passes by.
+      const following = identity.guest ? undefined : rooms.follow(userRoom(identity.userId));
+      if (following === undefined) welcome();
+      else void following.then(welcome);
     },
     close: () => expiry.close(),
   };

@@ -5,7 +5,7 @@ import type { NodeMetrics } from '../observability/metrics.js';
 import { ErrorCode, type ReplayedMessage, type RoomPosition } from '../protocol/index.js';
 import type { PushIo, PushSocket } from './push-io.js';
 import { RecentMessages } from './recent-messages.js';
-import { roomKey } from './room-key.js';
+import { roomKey, roomOfKey } from './room-key.js';
 
 /** What joining a room tells the client: where the room stands, and whether it recovered. */
 export interface JoinOutcome {
@@ -63,8 +63,32 @@ export class RoomDelivery {
     private readonly logger: Logger,
     private readonly recent: RecentMessages = new RecentMessages({ messages: 0, bytes: 0 }, 0, 0),
   ) {
-    roomLog.onMessage((message) => this.receive(message));
+    roomLog.onMessage((message) => {
+      metrics.feedMessages.inc();
+      if (message.bytes !== undefined) metrics.feedBytes.inc(message.bytes);
+      this.receive(message);
+    });
+    // This node follows a room's messages while the room has members here (users' own rooms
+    // too): from the first one's arrival to the last one's departure.
+    const adapter = io.of('/').adapter;
+    adapter.on('create-room', (key: string) => {
+      const room = roomOfKey(key);
+      if (room !== undefined) this.follow(room);
+    });
+    adapter.on('delete-room', (key: string) => {
+      const room = roomOfKey(key);
+      if (room === undefined) return;
+      roomLog.unfollow(room);
+      // What it delivered no longer says where the room stands: messages stop coming.
+      this.delivered.delete(room);
+      this.recent.forget(room);
+    });
     roomLog.onResync(() => {
+      // A room whose following failed while the backend was away is followed now.
+      for (const key of io.of('/').adapter.rooms.keys()) {
+        const room = roomOfKey(key);
+        if (room !== undefined) this.follow(room);
+      }
       this.catchUp();
       setTimeout(() => this.catchUp(), SECOND_CATCH_UP_MS).unref();
     });
@@ -115,6 +139,8 @@ export class RoomDelivery {
       // only for a room this node does not deliver yet.
       const delivered = this.delivered.get(room);
       if (delivered !== undefined) return { position: { ...delivered } };
+      // Once the node receives the room's messages: every one after the position comes.
+      await this.follow(room);
       const position = await this.roomLog.position(room).catch(() => undefined);
       return { position };
     }
@@ -151,6 +177,7 @@ export class RoomDelivery {
     buffers.add(held);
     socket.join(key);
     try {
+      await this.follow(room);
       const slice = await this.roomLog
         .read(room, since.offset, Math.max(this.historySize, 1))
         .catch((error: unknown) => {
@@ -200,9 +227,22 @@ export class RoomDelivery {
     }
   }
 
+  /**
+   * Follows `room`'s messages (it has members here): `undefined` when they already come,
+   * otherwise a promise that resolves once they do (a failure is logged and resolves too: the
+   * caller reads from the log anyway, and the next member's arrival or the feed's comeback asks
+   * again).
+   */
+  follow(room: string): Promise<void> | undefined {
+    return this.roomLog.follow(room)?.catch((error: unknown) => {
+      this.logger.warn({ err: error, room }, 'cannot follow room messages');
+    });
+  }
+
   /** Sends `message` to the room's subscribers on this node, and remembers it was delivered. */
   private send(message: RoomMessage): void {
     const { room, event, envelope } = message;
+    if (!this.hasSubscribers(room)) return; // the last one left while its gap was filled
     if (envelope.offset !== undefined && envelope.epoch !== undefined) {
       this.delivered.set(room, { offset: envelope.offset, epoch: envelope.epoch });
       this.recent.add(message);

@@ -16,12 +16,16 @@ const envelope = (room: string, data: unknown, id = `m-${Math.random()}`) => ({
   ts: 0,
 });
 
-/** Messages the log hands `backend`'s listeners, once its feed is known to be live. */
-async function listen(backend: ClusterBackend): Promise<RoomMessage[]> {
+/**
+ * Messages the log hands `backend`'s listeners (of `rooms`, which it follows), once its feed is
+ * known to be live.
+ */
+async function listen(backend: ClusterBackend, rooms: string[] = []): Promise<RoomMessage[]> {
   const seen: RoomMessage[] = [];
   backend.roomLog.onMessage((message) => seen.push(message));
-  // The feed is live once a probe comes back (a subscription is made asynchronously).
   const probe = freshRoom();
+  await Promise.all([probe, ...rooms].map((room) => backend.roomLog.follow(room)));
+  // (The feed was live before follow() resolved; the probe shows the connection is up.)
   await waitFor(
     async () => {
       await backend.roomLog.append(probe, 'probe', envelope(probe, 0));
@@ -113,8 +117,8 @@ describe.each(BACKENDS)('room log on $name', (factory) => {
   });
 
   it('hands every appended message to its listeners, each room in offset order', async () => {
-    const seen = await listen(backend);
     const [a, b] = [freshRoom(), freshRoom()];
+    const seen = await listen(backend, [a, b]);
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         backend.roomLog.append(i % 2 === 0 ? a : b, 'e', envelope(i % 2 === 0 ? a : b, i)),
@@ -134,8 +138,8 @@ describe.each(BACKENDS)('room log on $name', (factory) => {
     it('hands one node’s appends to every node', async () => {
       const other = factory.make();
       await waitFor(() => other.isReady(), { what: 'second backend ready' });
-      const [mine, theirs] = [await listen(backend), await listen(other)];
       const room = freshRoom();
+      const [mine, theirs] = [await listen(backend, [room]), await listen(other, [room])];
       await other.roomLog.append(room, 'e', envelope(room, 'x'));
       const inRoom = (seen: RoomMessage[]) => seen.filter((message) => message.room === room);
       await waitFor(() => inRoom(mine).length === 1 && inRoom(theirs).length === 1, {
@@ -143,6 +147,27 @@ describe.each(BACKENDS)('room log on $name', (factory) => {
       });
       expect(inRoom(mine)[0]?.envelope).toEqual(inRoom(theirs)[0]?.envelope);
       expect(await backend.roomLog.position(room)).toEqual(await other.roomLog.position(room));
+      await other.close();
+    });
+
+    it('hands a node only the rooms it follows, from the moment follow() resolves', async () => {
+      const other = factory.make();
+      await waitFor(() => other.isReady(), { what: 'second backend ready' });
+      const [followed, unfollowed, left] = [freshRoom(), freshRoom(), freshRoom()];
+      const seen = await listen(other, [followed, left]);
+      other.roomLog.unfollow(left);
+      // Once resolved, a second follow() has nothing to wait for.
+      expect(other.roomLog.follow(followed)).toBeUndefined();
+      for (const room of [unfollowed, left, followed]) {
+        await backend.roomLog.append(room, 'e', envelope(room, room));
+      }
+      await waitFor(() => seen.some((m) => m.room === followed), { what: 'the followed room' });
+      // Published before the followed room's message: had they come, they would have come first.
+      expect(seen.filter((m) => m.room === unfollowed || m.room === left)).toEqual([]);
+      // Following again: messages come again, and nothing is lost from the moment it resolves.
+      await other.roomLog.follow(left);
+      await backend.roomLog.append(left, 'e', envelope(left, 'again'));
+      await waitFor(() => seen.some((m) => m.room === left), { what: 'the room followed again' });
       await other.close();
     });
   }

@@ -59,6 +59,10 @@ class ControlledLog implements RoomLog {
       },
     };
   }
+  follow(_room: string): undefined {
+    return undefined;
+  }
+  unfollow(_room: string): void {}
   /** Publishes `offset`: into the history, and live to the node. */
   publish(offset: number): void {
     const message = this.message(offset);

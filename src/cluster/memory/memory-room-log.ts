@@ -111,6 +111,13 @@ export class MemoryRoomLog implements RoomLog {
     };
   }
 
+  follow(_room: string): undefined {
+    // One process: every message is this node's.
+    return undefined;
+  }
+
+  unfollow(_room: string): void {}
+
   onMessage(listener: (message: RoomMessage) => void): void {
     this.listeners.push(listener);
   }

@@ -15,7 +15,7 @@ import { redisUserConnections } from './redis-user-connections.js';
 /**
  * The cluster in one Redis (`REDIS_URL`): a command connection (scripts, counters, reports, and
  * the adapter's publishes), a subscriber for the Socket.IO adapter (`@socket.io/redis-adapter`)
- * and one for room messages (the room log's own). The node is ready while the first two are.
+ * and one for room messages (the room log's own). The node is ready while all three are up.
  *
  * @param url - `redis://` or `rediss://` URL.
  */
@@ -35,7 +35,7 @@ export function redisBackend(url: string, options: BackendOptions, logger: Logge
   const userConnections =
     max === 0 ? UNLIMITED_USER_CONNECTIONS : redisUserConnections(redis, liveness, max, logger);
   const reports: NodeReports[] = [];
-  const isReady = () => pub.ready && sub.ready;
+  const isReady = () => pub.ready && sub.ready && roomLog.live;
   let closing: Promise<void> | undefined;
   return {
     kind: 'redis',

@@ -13,8 +13,8 @@ export const roomLogKey = (room: string) => `push:room:{${room}}:log`;
 export const roomIdempotencyKey = (room: string, key: string) => `push:room:{${room}}:idem:${key}`;
 /** The record of an append without a key, under the message's id (ioredis resends). */
 export const roomSentKey = (room: string, id: string) => `push:room:{${room}}:sent:${id}`;
-/** The channel that carries every room message to every node. */
-export const ROOM_MESSAGES_CHANNEL = 'push:room-messages';
+/** The channel that carries a room's messages to the nodes that follow the room. */
+export const roomChannel = (room: string) => `push:room:{${room}}:messages`;
 
 /** Says a node instance is alive; expires unless renewed. Instance ids have no braces. */
 export const ALIVE_PREFIX = 'push:node-alive:';

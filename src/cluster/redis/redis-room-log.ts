@@ -15,7 +15,7 @@ import type {
   RoomMessage,
 } from '../room-log.js';
 import {
-  ROOM_MESSAGES_CHANNEL,
+  roomChannel,
   roomIdempotencyKey,
   roomLogKey,
   roomMetaKey,
@@ -38,7 +38,7 @@ const RESEND_WINDOW_SECONDS = 60;
 /**
  * Appends one message: the room's epoch (created with the caller's candidate when the room has
  * none), the next offset, the message text with both spliced in, the stream entry (id = offset,
- * trimmed to the history size), the expiry of both keys, and the publish to every node. One
+ * trimmed to the history size), the expiry of both keys, and the publish on the room's channel. One
  * script, so Redis orders every room's messages once: the publish order is the offset order.
  *
  * Every append leaves a record, "offset epoch id fingerprint", for a while: while it is there,
@@ -99,19 +99,24 @@ function newEpoch(): string {
 }
 
 /**
- * The room log in Redis: a hash (epoch, last offset) and a stream (the history) per room, and one
- * pub/sub channel that carries every room message to every node. The stream expires
+ * The room log in Redis: a hash (epoch, last offset), a stream (the history) and a pub/sub
+ * channel per room, all three in the room's hash slot. A node subscribes to a room's channel
+ * while the room has subscribers on it ({@link follow}), so that it receives its own rooms'
+ * traffic, not the whole cluster's. The stream expires
  * `HISTORY_TTL` after the room's last message, the hash `HISTORY_META_TTL` after it: a room's
  * offsets go on (and a client that missed nothing still recovers) long after its history is gone.
  * Each append leaves a short-lived record, so that neither a publisher's retry (idempotency key)
- * nor ioredis resending an unanswered command appends a message twice. Appends go through the given command connection; the log
- * subscribes on a connection of its own.
+ * nor ioredis resending an unanswered command appends a message twice. Appends go through the
+ * given command connection; the log subscribes on a connection of its own, which ioredis
+ * resubscribes to every followed room when it reconnects.
  */
 export class RedisRoomLog implements RoomLog {
   private readonly subscriber: Redis;
   private readonly listeners: Array<(message: RoomMessage) => void> = [];
   private readonly resyncListeners: Array<() => void> = [];
   private readonly stopWatching: () => void;
+  /** The rooms followed: `true` once subscribed, or the subscription on its way. */
+  private readonly followed = new Map<string, true | Promise<void>>();
 
   /**
    * @param redis - the command connection (shared with the adapter's publishes).
@@ -125,9 +130,6 @@ export class RedisRoomLog implements RoomLog {
     this.subscriber = redis.duplicate({ connectionName: 'push-rooms' });
     this.subscriber.on('error', () => {
       // The command connection logs Redis state; this one reconnects on its own.
-    });
-    this.subscriber.subscribe(ROOM_MESSAGES_CHANNEL).catch((error: unknown) => {
-      logger.warn({ err: error }, 'cannot subscribe to room messages yet; retrying on reconnect');
     });
     this.subscriber.on('message', (_channel: string, text: string) => {
       let message: RoomMessage;
@@ -173,7 +175,7 @@ export class RedisRoomLog implements RoomLog {
       newEpoch(),
       this.history.size,
       this.history.ttlSeconds,
-      ROOM_MESSAGES_CHANNEL,
+      roomChannel(room),
       head,
       ',"epoch":"',
       '"}}',
@@ -220,6 +222,40 @@ export class RedisRoomLog implements RoomLog {
       messages,
       oldestOffset: oldestId === null ? offset + 1 : Number(oldestId.split('-')[0]),
     };
+  }
+
+  /** True while the subscriber connection is up (the followed rooms' messages flow). */
+  get live(): boolean {
+    return this.subscriber.status === 'ready';
+  }
+
+  follow(room: string): Promise<void> | undefined {
+    const state = this.followed.get(room);
+    if (state === true) return undefined;
+    if (state !== undefined) return state;
+    const subscribing = this.subscriber.subscribe(roomChannel(room)).then(
+      () => {
+        if (this.followed.get(room) === subscribing) this.followed.set(room, true);
+      },
+      (error: unknown) => {
+        if (this.followed.get(room) === subscribing) this.followed.delete(room);
+        throw error;
+      },
+    );
+    this.followed.set(room, subscribing);
+    if (this.live) return subscribing;
+    // Redis is away: nothing waits for it. The subscription goes out when it is back, and the
+    // feed's comeback makes the node catch up from the history.
+    subscribing.catch(() => {});
+    return undefined;
+  }
+
+  unfollow(room: string): void {
+    if (!this.followed.delete(room)) return;
+    // Commands on one connection run in order: a later follow's SUBSCRIBE comes after this.
+    this.subscriber.unsubscribe(roomChannel(room)).catch(() => {
+      // Not connected: ioredis forgets the channel and does not resubscribe it.
+    });
   }
 
   onMessage(listener: (message: RoomMessage) => void): void {
