@@ -135,6 +135,17 @@ export function markdownTable(report: BenchReport): string {
             : dash,
     ],
     [
+      '',
+      'received from Redis per node, % of published (% of rooms with members there)',
+      (t) => {
+        if (t.rooms === null) return 'n/a';
+        const feed = t.rooms?.feed ?? [];
+        if (feed.length === 0) return dash;
+        const pct = (share: number) => String(Math.round(share * 100));
+        return `${feed.map((f) => pct(f.receivedShare)).join(' / ')} (${feed.map((f) => pct(f.roomsShare)).join(' / ')})`;
+      },
+    ],
+    [
       'storm',
       `${options.clients} clients (a third long-polling) on node2, killed under 100 msgs/s: clients back / messages replayed`,
       (t) =>

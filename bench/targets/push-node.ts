@@ -3,7 +3,7 @@ import { freePort } from '../shared/free-port.js';
 import { inspectFlag } from '../shared/inspector.js';
 import { REPO_ROOT } from '../shared/repo-root.js';
 import { httpOk, LocalProcess } from './local-process.js';
-import type { ServerProcess } from './target.js';
+import { BENCH_ADMIN_KEY, type ServerProcess } from './target.js';
 
 /** The token secret of the nodes the benchmark starts: its clients carry tokens signed with it. */
 export const BENCH_JWT_SECRET = 'benchmark-jwt-secret-of-at-least-32-bytes';
@@ -33,6 +33,7 @@ export async function startPushNode(
     NODE_ID: nodeId,
     PORT: String(port),
     PUBLISH_API_KEYS: 'benchmark-publish-key',
+    ADMIN_API_KEY: BENCH_ADMIN_KEY,
     LOG_LEVEL: 'warn',
     // Auth on, as in production: clients carry tokens (guests allowed, to compare).
     AUTH_JWT_SECRET: BENCH_JWT_SECRET,
@@ -55,5 +56,13 @@ export async function startPushNode(
     await node.stop();
     throw error;
   }
-  return { process: node, server: { name: nodeId, pid: node.pid, inspectorPort } };
+  return {
+    process: node,
+    server: {
+      name: nodeId,
+      pid: node.pid,
+      inspectorPort,
+      metricsUrl: `http://127.0.0.1:${port}/metrics`,
+    },
+  };
 }

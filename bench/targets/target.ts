@@ -11,7 +11,12 @@ export interface ServerProcess {
    * full garbage collection before memory is read.
    */
   inspectorPort?: number;
+  /** Its Prometheus endpoint (`GET /metrics`, with {@link BENCH_ADMIN_KEY}), for a push node. */
+  metricsUrl?: string;
 }
+
+/** The admin key of the push nodes the benchmark starts: it reads their `/metrics` with it. */
+export const BENCH_ADMIN_KEY = 'benchmark-admin-key';
 
 /** Something to measure, started (or found) by the benchmark. */
 export interface Target {

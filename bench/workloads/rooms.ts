@@ -1,3 +1,5 @@
+import { readNodeMetrics } from '../targets/node-metrics.js';
+import type { ServerProcess } from '../targets/target.js';
 import { type Measurement, measure, withSubscribersAndPublisher } from './measure.js';
 import { clientSpecs, type WorkloadContext } from './workload-context.js';
 
@@ -6,6 +8,28 @@ export interface RoomsResult extends Measurement {
   rooms: number;
   clients: number;
   memberships: number;
+  /**
+   * What each node received from Redis during the run, as a share of the messages published,
+   * next to its own share: the rooms with members on it. Empty for targets without node metrics.
+   */
+  feed: NodeFeed[];
+}
+
+/** One node's room traffic from Redis in the rooms workload. */
+export interface NodeFeed {
+  node: string;
+  /** Room messages it received from the room log, over those published. */
+  receivedShare: number;
+  /** Rooms with members on it, over all the workload's rooms. */
+  roomsShare: number;
+}
+
+const FEED = 'push_room_feed_messages_total';
+const ROOMS = 'push_rooms';
+
+/** Every node's feed counter (and rooms gauge) now. */
+function feedCounts(servers: ServerProcess[]) {
+  return Promise.all(servers.map((server) => readNodeMetrics(server, [FEED, ROOMS])));
 }
 
 /** A small deterministic PRNG (mulberry32), so every run builds the same rooms. */
@@ -39,6 +63,7 @@ export async function rooms(context: WorkloadContext): Promise<RoomsResult | und
   const specs = await clientSpecs(context, options.clients, (index) => roomsOfClient[index] ?? []);
   const pick = random(7);
   return withSubscribersAndPublisher(context, specs, async (publisher) => {
+    const before = await feedCounts(target.servers);
     const result = await measure(
       context,
       publisher,
@@ -47,6 +72,18 @@ export async function rooms(context: WorkloadContext): Promise<RoomsResult | und
       () => `room-${Math.floor(pick() * options.rooms)}`,
       (room) => (room === null ? options.clients : (members.get(room) ?? 0)),
     );
-    return { ...result, rooms: options.rooms, clients: options.clients, memberships };
+    const after = await feedCounts(target.servers);
+    const feed = target.servers.flatMap((server, index): NodeFeed[] => {
+      const [start, end] = [before[index], after[index]];
+      if (start === undefined || end === undefined || result.messages === 0) return [];
+      return [
+        {
+          node: server.name,
+          receivedShare: ((end[FEED] ?? 0) - (start[FEED] ?? 0)) / result.messages,
+          roomsShare: (end[ROOMS] ?? 0) / options.rooms,
+        },
+      ];
+    });
+    return { ...result, rooms: options.rooms, clients: options.clients, memberships, feed };
   });
 }
