@@ -65,6 +65,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
   const backend = createClusterBackend(
     {
       redisUrl: config.redisUrl,
+      redisClusterNodes: config.redisClusterNodes,
       nodeId: config.nodeId,
       history: config.history,
       maxConnectionsPerUser: config.limits.maxConnectionsPerUser,

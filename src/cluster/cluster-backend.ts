@@ -6,8 +6,8 @@ import type { RateStore } from './rate-store.js';
 import type { RoomLog } from './room-log.js';
 import type { UserConnectionLimiter } from './user-connection-limiter.js';
 
-/** Which backend shares the cluster's state: none (one embedded node) or Redis. */
-export type BackendKind = 'memory' | 'redis';
+/** Which backend shares the cluster's state: none (one embedded node), Redis, or a Redis Cluster. */
+export type BackendKind = 'memory' | 'redis' | 'redis-cluster';
 
 /** What a backend is built from (the node's configuration). */
 export interface BackendOptions {

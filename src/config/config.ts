@@ -7,6 +7,7 @@ import {
   integerIn,
   isHttpUrl,
   isOrigin,
+  isRedisSeed,
   isRedisUrl,
   optionalIntegerIn,
   optionalString,
@@ -86,6 +87,8 @@ export interface Config {
   nodeId: string;
   /** Redis URL of the cluster bus; `undefined` runs a single node with the in-memory adapter. */
   redisUrl: string | undefined;
+  /** A Redis Cluster's seed nodes (instead of `redisUrl`). */
+  redisClusterNodes: readonly string[] | undefined;
   /** Bearer keys accepted by `POST /api/publish` (several, to rotate without downtime). */
   publishApiKeys: readonly string[];
   /** True when the one key was generated because `PUBLISH_API_KEYS` was unset. */
@@ -174,6 +177,24 @@ const envSchema = z.object({
     z
       .string()
       .refine(isRedisUrl, 'must be a redis:// or rediss:// URL, e.g. redis://redis:6379')
+      .optional(),
+  ),
+  REDIS_CLUSTER_NODES: optionalString.pipe(
+    z
+      .string()
+      .transform(splitList)
+      .pipe(
+        z
+          .array(
+            z
+              .string()
+              .refine(
+                isRedisSeed,
+                'must be host:port or redis:// URLs, comma-separated, e.g. redis-1:6379,redis-2:6379',
+              ),
+          )
+          .min(1, 'must name at least one node'),
+      )
       .optional(),
   ),
   PUBLISH_API_KEY: optionalString.pipe(
@@ -294,6 +315,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
   if (metaTtlSeconds < values.HISTORY_TTL) {
     problems.push(`HISTORY_META_TTL: must be at least HISTORY_TTL (${values.HISTORY_TTL})`);
   }
+  if (values.REDIS_URL !== undefined && values.REDIS_CLUSTER_NODES !== undefined) {
+    problems.push(
+      'REDIS_CLUSTER_NODES: set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both',
+    );
+  }
   if (values.ADMIN_PORT !== undefined && values.ADMIN_PORT === values.PORT) {
     problems.push(`ADMIN_PORT: must differ from PORT (${values.PORT})`);
   }
@@ -307,6 +333,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
       listenSocket: values.LISTEN_SOCKET,
       nodeId,
       redisUrl: values.REDIS_URL,
+      redisClusterNodes: values.REDIS_CLUSTER_NODES,
       publishApiKeys,
       publishApiKeyGenerated: values.PUBLISH_API_KEYS === undefined,
       adminApiKey: values.ADMIN_API_KEY,

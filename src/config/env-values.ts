@@ -67,3 +67,10 @@ export function isRedisUrl(value: string): boolean {
     return false;
   }
 }
+
+/** True for a Redis Cluster seed: `host:port`, or a `redis://`/`rediss://` URL with a port. */
+export function isRedisSeed(value: string): boolean {
+  if (isRedisUrl(value)) return true;
+  const match = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})$/.exec(value);
+  return match !== null && Number(match[2]) > 0 && Number(match[2]) < 65_536;
+}

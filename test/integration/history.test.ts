@@ -440,8 +440,11 @@ describe('a publish with an idempotencyKey', () => {
 describe('the room log in Redis', () => {
   it('appends a message once when its command runs twice (ioredis resends unanswered ones)', async () => {
     const redisClient = new Redis(redisUrl);
+    const subscriber = new Redis(redisUrl);
     const log = new RedisRoomLog(
       redisClient,
+      subscriber,
+      false,
       { size: 10, ttlSeconds: 60, metaTtlSeconds: 60 },
       createLogger('resend', 'silent'),
     );
@@ -460,6 +463,7 @@ describe('the room log in Redis', () => {
     } finally {
       await log.close();
       redisClient.disconnect();
+      subscriber.disconnect();
     }
   });
 });

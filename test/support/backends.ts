@@ -43,7 +43,7 @@ function factory(
     },
     make(options = {}) {
       const backend = createClusterBackend(
-        { ...DEFAULTS, ...options, redisUrl: server?.url },
+        { ...DEFAULTS, ...options, redisUrl: server?.url, redisClusterNodes: undefined },
         silent,
       );
       made.push(backend);

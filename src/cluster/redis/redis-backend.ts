@@ -1,4 +1,4 @@
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Server } from 'socket.io';
 import type { Logger } from '../../observability/logger.js';
 import type { BackendOptions, ClusterBackend } from '../cluster-backend.js';
@@ -12,33 +12,45 @@ import { RedisRateStore } from './redis-rate-store.js';
 import { RedisRoomLog } from './redis-room-log.js';
 import { redisUserConnections } from './redis-user-connections.js';
 
+/** Where Redis is: one server (`REDIS_URL`), or a Redis Cluster's seed nodes. */
+export type RedisTarget = { url: string } | { clusterNodes: readonly string[] };
+
 /**
- * The cluster in one Redis (`REDIS_URL`): a command connection (scripts, counters, reports, and
- * the adapter's publishes), a subscriber for the Socket.IO adapter (`@socket.io/redis-adapter`)
- * and one for room messages (the room log's own). The node is ready while all three are up.
+ * The cluster's state in Redis: a command connection (scripts, counters, reports, and the
+ * adapter's publishes), a subscriber for the Socket.IO adapter (`@socket.io/redis-adapter`) and
+ * one for room messages (the room log's own). The node is ready while all three are up.
  *
- * @param url - `redis://` or `rediss://` URL.
+ * On a Redis Cluster every script's keys share a slot, room messages and the adapter's go over
+ * sharded pub/sub (each channel on its own shard; the adapter's sharded flavour with one channel
+ * per namespace, since room messages do not go through it), and the clients follow slots that
+ * move.
  */
-export function redisBackend(url: string, options: BackendOptions, logger: Logger): ClusterBackend {
-  const pub = RedisConnection.open(url, 'pub', logger);
-  const sub = new RedisConnection(
-    pub.client.duplicate({ connectionName: 'push-sub' }),
-    'sub',
-    logger,
-  );
+export function redisBackend(
+  target: RedisTarget,
+  options: BackendOptions,
+  logger: Logger,
+): ClusterBackend {
+  const sharded = 'clusterNodes' in target;
+  const open = (role: string) =>
+    'clusterNodes' in target
+      ? RedisConnection.openCluster(target.clusterNodes, role, logger)
+      : RedisConnection.open(target.url, role, logger);
+  const pub = open('pub');
+  const sub = open('sub');
+  const rooms = open('rooms');
   const redis = pub.client;
   // This process in Redis: what it counts there is dropped by the others if it dies.
   const liveness = new NodeLiveness(redis, options.nodeId);
-  const roomLog = new RedisRoomLog(redis, options.history, logger);
+  const roomLog = new RedisRoomLog(redis, rooms.client, sharded, options.history, logger);
   const presence = new RedisPresence(redis, liveness, logger);
   const max = options.maxConnectionsPerUser;
   const userConnections =
     max === 0 ? UNLIMITED_USER_CONNECTIONS : redisUserConnections(redis, liveness, max, logger);
   const reports: NodeReports[] = [];
-  const isReady = () => pub.ready && sub.ready && roomLog.live;
+  const isReady = () => pub.ready && sub.ready && rooms.ready;
   let closing: Promise<void> | undefined;
   return {
-    kind: 'redis',
+    kind: sharded ? 'redis-cluster' : 'redis',
     instance: liveness.instance,
     roomLog,
     presence,
@@ -50,7 +62,11 @@ export function redisBackend(url: string, options: BackendOptions, logger: Logge
       return filed;
     },
     attach(io: Server) {
-      io.adapter(createAdapter(pub.client, sub.client));
+      io.adapter(
+        sharded
+          ? createShardedAdapter(pub.client, sub.client, { subscriptionMode: 'static' })
+          : createAdapter(pub.client, sub.client),
+      );
     },
     isReady,
     status: () => (isReady() ? 'ready' : `pub ${pub.client.status}, sub ${sub.client.status}`),
@@ -61,7 +77,7 @@ export function redisBackend(url: string, options: BackendOptions, logger: Logge
         for (const filed of reports) await filed.close();
         await liveness.close();
         await roomLog.close();
-        await Promise.all([pub.close(), sub.close()]);
+        await Promise.all([pub.close(), sub.close(), rooms.close()]);
       })();
       return closing;
     },

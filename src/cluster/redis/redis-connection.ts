@@ -1,5 +1,6 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
+import type { RedisClient } from './redis-client.js';
 import { watchLiveness } from './redis-liveness.js';
 
 /** How long `close()` waits for a clean `QUIT` before dropping the connection. */
@@ -11,14 +12,14 @@ const QUIT_TIMEOUT_MS = 2000;
  * reconnected; {@link RedisConnection.close} quits it.
  */
 export class RedisConnection {
-  readonly client: Redis;
+  readonly client: RedisClient;
   private readonly stopWatching: () => void;
 
   /**
    * @param client - connects at once; failures are logged and retried by ioredis.
    * @param role - names the connection in logs.
    */
-  constructor(client: Redis, role: string, logger: Logger) {
+  constructor(client: RedisClient, role: string, logger: Logger) {
     this.client = client;
     let lastError: string | undefined;
     client.on('error', (error: Error) => {
@@ -39,6 +40,19 @@ export class RedisConnection {
   /** Opens a connection to `url` named `push-<role>` (as `CLIENT LIST` shows it). */
   static open(url: string, role: string, logger: Logger): RedisConnection {
     return new RedisConnection(new Redis(url, { connectionName: `push-${role}` }), role, logger);
+  }
+
+  /**
+   * Opens a Redis Cluster client from `seeds` (`host:port` or `redis://` URLs: the cluster's
+   * topology is read from whichever answers), its connections named `push-<role>`. Sharded
+   * pub/sub (`SSUBSCRIBE`) goes to each channel's shard, and follows slots that move.
+   */
+  static openCluster(seeds: readonly string[], role: string, logger: Logger): RedisConnection {
+    const cluster = new Cluster([...seeds], {
+      shardedSubscribers: true,
+      redisOptions: { connectionName: `push-${role}` },
+    });
+    return new RedisConnection(cluster, role, logger);
   }
 
   get ready(): boolean {

@@ -16,26 +16,26 @@ export const roomSentKey = (room: string, id: string) => `push:room:{${room}}:se
 /** The channel that carries a room's messages to the nodes that follow the room. */
 export const roomChannel = (room: string) => `push:room:{${room}}:messages`;
 
-/** Says a node instance is alive; expires unless renewed. Instance ids have no braces. */
-export const ALIVE_PREFIX = 'push:node-alive:';
-export const aliveKey = (instance: string) => `${ALIVE_PREFIX}${instance}`;
+/**
+ * The node instances and when their liveness runs out (a sorted set, scored by expiry on Redis's
+ * clock). The `{nodes}` keys share one slot.
+ */
+export const NODE_LIVENESS_KEY = 'push:{nodes}:alive';
 
 /** The rooms that have presence entries: what the reaper walks. */
-export const PRESENCE_ROOMS_KEY = 'push:presence:rooms';
-/** The prefix of presence keys: the reaper's script builds a room's keys from it. */
-export const PRESENCE_PREFIX = 'push:presence:';
+export const PRESENCE_ROOMS_KEY = 'push:presence-rooms';
 /** Users in a room and their connection counts (a hash). */
-export const presenceUsersKey = (room: string) => `${PRESENCE_PREFIX}${room}:users`;
+export const presenceUsersKey = (room: string) => `push:presence:{${room}}:users`;
 /** `instance|user` → connections, per room (a hash): what a dead instance leaves behind. */
-export const presenceInstancesKey = (room: string) => `${PRESENCE_PREFIX}${room}:instances`;
+export const presenceInstancesKey = (room: string) => `push:presence:{${room}}:instances`;
 
 /** A user's connection counts per node instance (a hash). */
 export const userConnectionsKey = (user: string) => `push:user-conns:${user}`;
 
 /** A node instance's report (JSON, expiring). */
-export const nodeReportKey = (instance: string) => `push:node-report:${instance}`;
+export const nodeReportKey = (instance: string) => `push:{nodes}:report:${instance}`;
 /** The node instances that filed a report. */
-export const NODE_REPORTS_KEY = 'push:node-reports';
+export const NODE_REPORTS_KEY = 'push:{nodes}:reports';
 
 /** The prefix of the API-key rate counters (`rate-limiter-flexible` adds the key's digest). */
 export const API_RATE_PREFIX = 'push:api-rate';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 
 /** How often a connection is pinged, and how long an answer may take. */
 const PING_INTERVAL_MS = 1000;
@@ -13,7 +13,7 @@ const PING_TIMEOUT_MS = 2000;
  *
  * @returns a function that stops watching.
  */
-export function watchLiveness(client: Redis): () => void {
+export function watchLiveness(client: RedisClient): () => void {
   let waiting = false;
   const timer = setInterval(() => {
     if (waiting || client.status !== 'ready') return;

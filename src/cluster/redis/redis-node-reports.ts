@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
 import type { ClusterOverview, NodeReport } from '../../protocol/index.js';
 import type { NodeReports, ReportSource } from '../node-reports.js';
 import { type AgedReport, overviewOf } from '../overview-of.js';
+import type { RedisClient } from './redis-client.js';
 import { NODE_REPORTS_KEY, nodeReportKey } from './redis-keys.js';
 
 /** How often a node files its report, and how long a report lasts without a new one. */
@@ -23,7 +23,7 @@ export class RedisNodeReports implements NodeReports {
   private closed = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly instance: string,
     private readonly report: ReportSource,
     private readonly logger: Logger,

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { flexibleLimiter } from '../memory/memory-rate-store.js';
 import type { KeyRateLimiter, RateStore } from '../rate-store.js';
+import type { RedisClient } from './redis-client.js';
 import { API_RATE_PREFIX } from './redis-keys.js';
 
 /**
@@ -9,7 +9,7 @@ import { API_RATE_PREFIX } from './redis-keys.js';
  * each node counts on its own (the in-process limiter insures it).
  */
 export class RedisRateStore implements RateStore {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   limiter(name: string, pointsPerSecond: number): KeyRateLimiter {
     return flexibleLimiter(

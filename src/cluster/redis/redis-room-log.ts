@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { HistoryConfig } from '../../config/config.js';
 import type { Logger } from '../../observability/logger.js';
 import {
@@ -14,6 +13,7 @@ import type {
   RoomLog,
   RoomMessage,
 } from '../room-log.js';
+import type { RedisClient } from './redis-client.js';
 import {
   roomChannel,
   roomIdempotencyKey,
@@ -21,7 +21,6 @@ import {
   roomMetaKey,
   roomSentKey,
 } from './redis-keys.js';
-import { watchLiveness } from './redis-liveness.js';
 
 /** The record of an append: under the publisher's idempotency key, or under the message's id. */
 const recordKey = (room: string, guard: IdempotencyGuard | undefined, id: string) =>
@@ -64,7 +63,7 @@ if size > 0 then
   redis.call('EXPIRE', KEYS[2], ARGV[3])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[8])
-redis.call('PUBLISH', ARGV[4], message)
+redis.call(ARGV[12], ARGV[4], message)
 redis.call('SET', KEYS[3], offset .. ' ' .. epoch .. ' ' .. ARGV[10] .. ' ' .. ARGV[9], 'EX', ARGV[11])
 return {offset, epoch}
 `;
@@ -111,27 +110,26 @@ function newEpoch(): string {
  * resubscribes to every followed room when it reconnects.
  */
 export class RedisRoomLog implements RoomLog {
-  private readonly subscriber: Redis;
   private readonly listeners: Array<(message: RoomMessage) => void> = [];
   private readonly resyncListeners: Array<() => void> = [];
-  private readonly stopWatching: () => void;
   /** The rooms followed: `true` once subscribed, or the subscription on its way. */
   private readonly followed = new Map<string, true | Promise<void>>();
 
   /**
    * @param redis - the command connection (shared with the adapter's publishes).
+   * @param subscriber - the log's own connection for room channels (the log closes it).
+   * @param sharded - sharded pub/sub (`SPUBLISH`, `SSUBSCRIBE`), for a Redis Cluster: a room's
+   * messages then stay on its shard instead of crossing the cluster bus to every shard.
    * @param history - how much each room keeps, and for how long.
    */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
+    private readonly subscriber: RedisClient,
+    private readonly sharded: boolean,
     private readonly history: HistoryConfig,
     logger: Logger,
   ) {
-    this.subscriber = redis.duplicate({ connectionName: 'push-rooms' });
-    this.subscriber.on('error', () => {
-      // The command connection logs Redis state; this one reconnects on its own.
-    });
-    this.subscriber.on('message', (_channel: string, text: string) => {
+    this.subscriber.on(sharded ? 'smessage' : 'message', (_channel: string, text: string) => {
       let message: RoomMessage;
       try {
         message = JSON.parse(text) as RoomMessage;
@@ -143,15 +141,19 @@ export class RedisRoomLog implements RoomLog {
       for (const listener of this.listeners) listener(message);
     });
     // Every `ready` after the first is a comeback: the feed was cut, messages may have passed by.
-    let connectedBefore = false;
-    this.subscriber.on('ready', () => {
-      if (connectedBefore) {
-        logger.warn('room messages feed reconnected; catching up from the history');
-        for (const listener of this.resyncListeners) listener();
-      }
-      connectedBefore = true;
-    });
-    this.stopWatching = watchLiveness(this.subscriber);
+    // On a Redis Cluster, so is every resubscription after the slots moved (a failover).
+    const comeback = (event: string) => {
+      let before = false;
+      this.subscriber.on(event, () => {
+        if (before) {
+          logger.warn({ event }, 'room messages feed reconnected; catching up from the history');
+          for (const listener of this.resyncListeners) listener();
+        }
+        before = true;
+      });
+    };
+    comeback('ready');
+    if (sharded) comeback('subscribersReady');
   }
 
   async append(
@@ -183,6 +185,7 @@ export class RedisRoomLog implements RoomLog {
       guard?.fingerprint ?? '-',
       id,
       guard === undefined ? RESEND_WINDOW_SECONDS : IDEMPOTENCY_WINDOW_SECONDS,
+      this.sharded ? 'SPUBLISH' : 'PUBLISH',
     )) as [number, string];
     if (offset !== 0) return { kind: 'appended', position: { offset, epoch } };
     // `epoch` is the record of the message first appended under the record key.
@@ -232,8 +235,13 @@ export class RedisRoomLog implements RoomLog {
   follow(room: string): Promise<void> | undefined {
     const state = this.followed.get(room);
     if (state === true) return undefined;
-    if (state !== undefined) return state;
-    const subscribing = this.subscriber.subscribe(roomChannel(room)).then(
+    // (Redis away: nothing waits for it, see below.)
+    if (state !== undefined) return this.live ? state : undefined;
+    const channel = roomChannel(room);
+    const subscribed = this.sharded
+      ? this.subscriber.ssubscribe(channel)
+      : this.subscriber.subscribe(channel);
+    const subscribing = subscribed.then(
       () => {
         if (this.followed.get(room) === subscribing) this.followed.set(room, true);
       },
@@ -253,7 +261,11 @@ export class RedisRoomLog implements RoomLog {
   unfollow(room: string): void {
     if (!this.followed.delete(room)) return;
     // Commands on one connection run in order: a later follow's SUBSCRIBE comes after this.
-    this.subscriber.unsubscribe(roomChannel(room)).catch(() => {
+    const channel = roomChannel(room);
+    const unsubscribed = this.sharded
+      ? this.subscriber.sunsubscribe(channel)
+      : this.subscriber.unsubscribe(channel);
+    unsubscribed.catch(() => {
       // Not connected: ioredis forgets the channel and does not resubscribe it.
     });
   }
@@ -267,7 +279,6 @@ export class RedisRoomLog implements RoomLog {
   }
 
   async close(): Promise<void> {
-    this.stopWatching();
-    this.subscriber.disconnect();
+    // The subscriber connection is the backend's: it closes it.
   }
 }

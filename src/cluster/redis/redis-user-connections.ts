@@ -1,30 +1,33 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
 import type { UserConnectionLimiter } from '../user-connection-limiter.js';
 import type { NodeLiveness } from './node-liveness.js';
-import { ALIVE_PREFIX, userConnectionsKey } from './redis-keys.js';
+import type { RedisClient } from './redis-client.js';
+import { userConnectionsKey } from './redis-keys.js';
 
 /** A user's counts are dropped a week after their last connection (a dead node's leftovers). */
 const COUNTS_TTL_S = 7 * 24 * 3600;
 
 /**
  * Counts the live connections of a user on every node, and adds one if under the limit. Counts
- * of node instances that are no longer alive (killed, not shut down) are dropped as they are met.
+ * of node instances known dead (ARGV[4…]: stopped, or killed and their liveness ran out) are
+ * dropped as they are met. KEYS: the user's counts. ARGV: instance, max, ttl (s), dead….
  */
 const ACQUIRE = `
+local dead = {}
+for i = 4, #ARGV do dead[ARGV[i]] = true end
 local fields = redis.call('HGETALL', KEYS[1])
 local total = 0
 for i = 1, #fields, 2 do
   local instance = fields[i]
-  if instance == ARGV[1] or redis.call('EXISTS', ARGV[3] .. instance) == 1 then
-    total = total + tonumber(fields[i + 1])
-  else
+  if dead[instance] and instance ~= ARGV[1] then
     redis.call('HDEL', KEYS[1], instance)
+  else
+    total = total + tonumber(fields[i + 1])
   end
 end
 if total >= tonumber(ARGV[2]) then return 0 end
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 `;
 
@@ -42,7 +45,7 @@ return 1
  * refusing every user would be worse than letting one exceed its limit for a while.
  */
 export function redisUserConnections(
-  redis: Redis,
+  redis: RedisClient,
   liveness: NodeLiveness,
   max: number,
   logger: Logger,
@@ -59,8 +62,8 @@ export function redisUserConnections(
           userConnectionsKey(userId),
           instance,
           max,
-          ALIVE_PREFIX,
           COUNTS_TTL_S,
+          ...liveness.dead,
         );
         return result === 1;
       } catch (error) {
