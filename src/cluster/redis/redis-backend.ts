@@ -5,6 +5,7 @@ import type { BackendOptions, ClusterBackend } from '../cluster-backend.js';
 import type { NodeReports, ReportSource } from '../node-reports.js';
 import { UNLIMITED_USER_CONNECTIONS } from '../user-connection-limiter.js';
 import { NodeLiveness } from './node-liveness.js';
+import { PubSubProbe } from './pubsub-probe.js';
 import { RedisConnection } from './redis-connection.js';
 import { RedisNodeReports } from './redis-node-reports.js';
 import { RedisPresence } from './redis-presence.js';
@@ -42,12 +43,16 @@ export function redisBackend(
   // This process in Redis: what it counts there is dropped by the others if it dies.
   const liveness = new NodeLiveness(redis, options.nodeId);
   const roomLog = new RedisRoomLog(redis, rooms.client, sharded, options.history, logger);
+  // Hears its own probes on every shard, or the node is not ready.
+  const probe = new PubSubProbe(redis, rooms.client, sharded, liveness.instance, logger, () =>
+    roomLog.feedRecovered(),
+  );
   const presence = new RedisPresence(redis, liveness, logger);
   const max = options.maxConnectionsPerUser;
   const userConnections =
     max === 0 ? UNLIMITED_USER_CONNECTIONS : redisUserConnections(redis, liveness, max, logger);
   const reports: NodeReports[] = [];
-  const isReady = () => pub.ready && sub.ready && rooms.ready;
+  const isReady = () => pub.ready && sub.ready && rooms.ready && probe.healthy;
   let closing: Promise<void> | undefined;
   return {
     kind: sharded ? 'redis-cluster' : 'redis',
@@ -72,6 +77,7 @@ export function redisBackend(
     status: () => (isReady() ? 'ready' : `pub ${pub.client.status}, sub ${sub.client.status}`),
     close() {
       closing ??= (async () => {
+        probe.stop();
         await userConnections.close();
         await presence.close();
         for (const filed of reports) await filed.close();

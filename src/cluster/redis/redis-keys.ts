@@ -37,5 +37,13 @@ export const nodeReportKey = (instance: string) => `push:{nodes}:report:${instan
 /** The node instances that filed a report. */
 export const NODE_REPORTS_KEY = 'push:{nodes}:reports';
 
+/**
+ * A probe channel of a node instance: its tag picks the shard (`tag` is any string; the probe
+ * finds one per shard).
+ */
+export const probeChannel = (tag: string, instance: string) => `push:probe:{${tag}}:${instance}`;
+/** True for a probe channel (not a room's). */
+export const isProbeChannel = (channel: string) => channel.startsWith('push:probe:');
+
 /** The prefix of the API-key rate counters (`rate-limiter-flexible` adds the key's digest). */
 export const API_RATE_PREFIX = 'push:api-rate';

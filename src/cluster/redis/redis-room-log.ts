@@ -15,6 +15,7 @@ import type {
 } from '../room-log.js';
 import type { RedisClient } from './redis-client.js';
 import {
+  isProbeChannel,
   roomChannel,
   roomIdempotencyKey,
   roomLogKey,
@@ -129,7 +130,8 @@ export class RedisRoomLog implements RoomLog {
     private readonly history: HistoryConfig,
     logger: Logger,
   ) {
-    this.subscriber.on(sharded ? 'smessage' : 'message', (_channel: string, text: string) => {
+    this.subscriber.on(sharded ? 'smessage' : 'message', (channel: string, text: string) => {
+      if (isProbeChannel(channel)) return;
       let message: RoomMessage;
       try {
         message = JSON.parse(text) as RoomMessage;
@@ -154,6 +156,14 @@ export class RedisRoomLog implements RoomLog {
     };
     comeback('ready');
     if (sharded) comeback('subscribersReady');
+  }
+
+  /**
+   * The feed may have missed messages although its connection never dropped (the probe went
+   * unheard, and is heard again): the node catches up from the history.
+   */
+  feedRecovered(): void {
+    for (const listener of this.resyncListeners) listener();
   }
 
   async append(
