@@ -2,6 +2,7 @@ import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainer
 import type { BackendOptions, ClusterBackend } from '../../src/cluster/cluster-backend.js';
 import { createClusterBackend } from '../../src/cluster/create-cluster-backend.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { RedisClusterContainer } from './redis-cluster-container.js';
 
 /**
  * One way to build the cluster's backend, for the contract suites (test/contract): every part of
@@ -43,7 +44,12 @@ function factory(
     },
     make(options = {}) {
       const backend = createClusterBackend(
-        { ...DEFAULTS, ...options, redisUrl: server?.url, redisClusterNodes: undefined },
+        {
+          ...DEFAULTS,
+          ...options,
+          redisUrl: server?.url,
+          redisClusterNodes: server?.clusterNodes,
+        },
         silent,
       );
       made.push(backend);
@@ -57,7 +63,8 @@ function factory(
 }
 
 interface RedisServer {
-  url: string;
+  url?: string;
+  clusterNodes?: string[];
   stop(): Promise<unknown>;
 }
 
@@ -72,8 +79,14 @@ async function redisContainer(): Promise<RedisServer> {
   };
 }
 
+async function redisCluster(): Promise<RedisServer> {
+  const cluster = await new RedisClusterContainer().withMasters(3).withReplicasPerMaster(1).start();
+  return { clusterNodes: cluster.seeds.split(','), stop: () => cluster.stop() };
+}
+
 /** Every backend the cluster can run on. */
 export const BACKENDS: readonly BackendFactory[] = [
   factory('memory', false),
   factory('redis', true, redisContainer),
+  factory('redis-cluster', true, redisCluster),
 ];
