@@ -1,61 +1,95 @@
-import { RedisContainer, type StartedRedisContainer } from '@testcontainers/redis';
+import { RedisContainer } from '@testcontainers/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
+import { RedisClusterContainer } from '../support/redis-cluster-container.js';
 import { connectClient, settle, subscribe, type TestClient } from '../support/test-client.js';
 import { testToken } from '../support/tokens.js';
 import { waitFor } from '../support/wait.js';
 
 /**
- * The fast cluster tier: three nodes in this process, sharing a real Redis through the adapter,
- * as socket.io-redis-adapter's own tests do.
+ * The fast cluster tier: three nodes in this process sharing a real Redis, as
+ * socket.io-redis-adapter's own tests do, once on one Redis and once on a Redis Cluster (3
+ * masters, 3 replicas): the same tests on every topology.
  */
 const API_KEY = 'in-process-cluster-key';
-let redis: StartedRedisContainer;
-let nodes: InProcessNode[] = [];
-const clients: TestClient[] = [];
 
-const connectTo = async (node: InProcessNode, transports?: Array<'polling' | 'websocket'>) => {
-  const client = await connectClient(node.url, { transports, token: await testToken() });
-  clients.push(client);
-  return client;
-};
-const nodeAt = (index: number) => {
-  const node = nodes[index];
-  if (node === undefined) throw new Error(`no node ${index}`);
-  return node;
-};
+/** Where the nodes keep their state, and what `/readyz` says of it. */
+interface Topology {
+  name: string;
+  kind: string;
+  start(): Promise<{ env: Record<string, string>; stop(): Promise<unknown> }>;
+}
 
-beforeAll(async () => {
-  redis = await new RedisContainer('redis:7-bookworm').start();
-  nodes = await Promise.all(
-    ['a', 'b', 'c'].map((id) =>
-      startInProcessNode({
-        NODE_ID: id,
-        REDIS_URL: redis.getConnectionUrl(),
-        PUBLISH_API_KEYS: API_KEY,
-        // A burst of 200 publishes from one connection is part of the test.
-        CLIENT_EVENT_BURST: '1000',
-      }),
-    ),
-  );
-  await waitFor(() => nodes.every((node) => node.server.backend.isReady()), {
-    what: 'all nodes connected to Redis',
+const TOPOLOGIES: Topology[] = [
+  {
+    name: 'one Redis',
+    kind: 'redis',
+    async start() {
+      const redis = await new RedisContainer('redis:7-bookworm').start();
+      return { env: { REDIS_URL: redis.getConnectionUrl() }, stop: () => redis.stop() };
+    },
+  },
+  {
+    name: 'a Redis Cluster',
+    kind: 'redis-cluster',
+    async start() {
+      const cluster = await new RedisClusterContainer().start();
+      return { env: { REDIS_CLUSTER_NODES: cluster.seeds }, stop: () => cluster.stop() };
+    },
+  },
+];
+
+describe.each(TOPOLOGIES)('three nodes on $name', (topology) => {
+  let redis: { stop(): Promise<unknown> } | undefined;
+  let nodes: InProcessNode[] = [];
+  const clients: TestClient[] = [];
+
+  const connectTo = async (node: InProcessNode, transports?: Array<'polling' | 'websocket'>) => {
+    const client = await connectClient(node.url, { transports, token: await testToken() });
+    clients.push(client);
+    return client;
+  };
+  const nodeAt = (index: number) => {
+    const node = nodes[index];
+    if (node === undefined) throw new Error(`no node ${index}`);
+    return node;
+  };
+
+  beforeAll(async () => {
+    const started = await topology.start();
+    redis = started;
+    nodes = await Promise.all(
+      ['a', 'b', 'c'].map((id) =>
+        startInProcessNode({
+          NODE_ID: id,
+          ...started.env,
+          PUBLISH_API_KEYS: API_KEY,
+          // A burst of 200 publishes from one connection is part of the test.
+          CLIENT_EVENT_BURST: '1000',
+        }),
+      ),
+    );
+    await waitFor(() => nodes.every((node) => node.server.backend.isReady()), {
+      what: 'all nodes connected to Redis',
+    });
   });
-});
 
-afterAll(async () => {
-  for (const client of clients) client.close();
-  await Promise.all(nodes.map((node) => node.server.close()));
-  await redis?.stop();
-});
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    await Promise.all(nodes.map((node) => node.server.close()));
+    await redis?.stop();
+  });
 
-describe('three nodes on one Redis', () => {
   it('are ready, reporting the redis cluster link', async () => {
     for (const node of nodes) {
       const ready = await fetch(`${node.url}/readyz`);
       expect(ready.status).toBe(200);
-      expect(await ready.json()).toMatchObject({ cluster: 'redis', bus: 'ready', node: node.id });
+      expect(await ready.json()).toMatchObject({
+        cluster: topology.kind,
+        bus: 'ready',
+        node: node.id,
+      });
     }
   });
 
