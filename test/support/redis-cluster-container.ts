@@ -102,6 +102,10 @@ export class RedisClusterContainer {
               '',
               '--appendonly',
               'no',
+              // Replicas sync at once (the default waits 5 s for more replicas to share a
+              // transfer): a replica that never synced cannot take over.
+              '--repl-diskless-sync-delay',
+              '0',
             ])
             .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'))
             .start()
@@ -176,6 +180,16 @@ export class RedisClusterContainer {
         },
       };
       await cluster.waitUntilOk();
+      // Every replica has its master's data: it can be failed over to.
+      await waitFor(
+        async () => {
+          const infos = await Promise.all(nodes.map((node) => cli(['INFO', 'replication'], node)));
+          return infos.every(
+            (info) => info.includes('role:master') || info.includes('master_link_status:up'),
+          );
+        },
+        { timeoutMs: 60_000, intervalMs: 250, what: 'every replica in sync' },
+      );
       return cluster;
     } catch (error) {
       await stopAll();

@@ -83,7 +83,8 @@ export class PubSubProbe {
       published.catch(() => {});
     }
     const healthy = this.healthy;
-    if (!healthy && Date.now() - this.lastReconnect > RECONNECT_EVERY_MS) {
+    // (A Redis Cluster client follows the slots map instead: it subscribes again on its own.)
+    if (!healthy && !this.sharded && Date.now() - this.lastReconnect > RECONNECT_EVERY_MS) {
       this.lastReconnect = Date.now();
       this.logger.warn('room feed probe not heard back: reconnecting the room subscriber');
       this.subscriber.disconnect(true);

@@ -74,7 +74,11 @@ export function redisBackend(
       );
     },
     isReady,
-    status: () => (isReady() ? 'ready' : `pub ${pub.client.status}, sub ${sub.client.status}`),
+    status: () =>
+      isReady()
+        ? 'ready'
+        : `pub ${pub.client.status}, sub ${sub.client.status}, rooms ${rooms.client.status}, ` +
+          `probe ${probe.healthy ? 'heard' : 'not heard'}`,
     close() {
       closing ??= (async () => {
         probe.stop();

@@ -3,6 +3,8 @@ import type { Logger } from '../../observability/logger.js';
 import type { RedisClient } from './redis-client.js';
 import { watchLiveness } from './redis-liveness.js';
 
+/** How often a Redis Cluster client reads the slots map (a failover moves them). */
+const SLOTS_REFRESH_MS = 1000;
 /** How long `close()` waits for a clean `QUIT` before dropping the connection. */
 const QUIT_TIMEOUT_MS = 2000;
 
@@ -50,6 +52,9 @@ export class RedisConnection {
   static openCluster(seeds: readonly string[], role: string, logger: Logger): RedisConnection {
     const cluster = new Cluster([...seeds], {
       shardedSubscribers: true,
+      // A subscriber sends no commands that would tell it a master changed: it reads the slots
+      // map on its own, so that it subscribes again on the promoted replica within seconds.
+      slotsRefreshInterval: SLOTS_REFRESH_MS,
       redisOptions: { connectionName: `push-${role}` },
     });
     return new RedisConnection(cluster, role, logger);
