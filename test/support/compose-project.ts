@@ -18,17 +18,20 @@ const COMPOSE_VARIABLES = [
   'HTTP_PORT',
 ];
 
-/** A `docker compose` project on the repository's own docker-compose.yml. */
+/** A `docker compose` project on the repository's own docker-compose.yml (and overrides). */
 export class ComposeProject {
   readonly name: string;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly files: readonly string[];
 
   /**
    * @param name unique project name (lowercase letters, digits, dashes)
    * @param env variables the compose file interpolates, e.g. `HTTP_PORT`
+   * @param files the compose files, in order (`-f` each); the base file alone by default
    */
-  constructor(name: string, env: Record<string, string>) {
+  constructor(name: string, env: Record<string, string>, files: readonly string[] = []) {
     this.name = name;
+    this.files = files;
     const inherited = { ...process.env };
     // The compose file's own defaults are under test, not whatever the caller's shell exports.
     for (const key of COMPOSE_VARIABLES) delete inherited[key];
@@ -37,7 +40,8 @@ export class ComposeProject {
 
   /** Runs `docker compose -p <name> <args>` in the repository root. */
   async compose(...args: string[]): Promise<string> {
-    const { stdout } = await run('docker', ['compose', '-p', this.name, ...args], {
+    const files = this.files.flatMap((file) => ['-f', file]);
+    const { stdout } = await run('docker', ['compose', '-p', this.name, ...files, ...args], {
       cwd: REPO_ROOT,
       env: this.env,
       maxBuffer: 64 * 1024 * 1024,
@@ -72,16 +76,22 @@ export interface ComposeCluster {
 }
 
 /**
- * `docker compose up -d --build` on the repository's compose file, with its defaults and only
+ * `docker compose up -d --build` on the repository's compose file (with `files`, those: e.g. the
+ * base file and an override), with its defaults and only
  * `HTTP_PORT` moved to a free port, under a unique project name; resolves once nginx answers
  * `/healthz`. On failure everything is taken down again.
  */
-export async function startComposeCluster(prefix: string): Promise<ComposeCluster> {
+export async function startComposeCluster(
+  prefix: string,
+  files: readonly string[] = [],
+): Promise<ComposeCluster> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const project = new ComposeProject(`${prefix}${process.pid}${Date.now().toString(36)}`, {
-    HTTP_PORT: String(port),
-  });
+  const project = new ComposeProject(
+    `${prefix}${process.pid}${Date.now().toString(36)}`,
+    { HTTP_PORT: String(port) },
+    files,
+  );
   try {
     await project.up();
     await waitFor(

@@ -82,14 +82,26 @@ export function redisBackend(
     close() {
       closing ??= (async () => {
         probe.stop();
-        await userConnections.close();
-        await presence.close();
-        for (const filed of reports) await filed.close();
-        await liveness.close();
-        await roomLog.close();
+        // Each part's goodbye (withdrawn report, liveness) is worth a moment, not a hang: a
+        // shard without a master would hold its commands until the cluster answers again.
+        await bounded(userConnections.close());
+        await bounded(presence.close());
+        for (const filed of reports) await bounded(filed.close());
+        await bounded(liveness.close());
+        await bounded(roomLog.close());
         await Promise.all([pub.close(), sub.close(), rooms.close()]);
       })();
       return closing;
     },
   };
+}
+
+/** How long closing waits for one part's last words to Redis. */
+const PART_CLOSE_TIMEOUT_MS = 2000;
+
+function bounded(closing: Promise<void>): Promise<void> {
+  return Promise.race([
+    closing.catch(() => {}),
+    new Promise<void>((resolve) => setTimeout(resolve, PART_CLOSE_TIMEOUT_MS).unref()),
+  ]);
 }
