@@ -45,8 +45,10 @@ if (auth.development) {
     'ALLOW_GUESTS is on: connections without a token get guest permissions',
   );
 }
-if (config.redisUrl === undefined) {
-  logger.info('REDIS_URL is unset: single node with the in-memory adapter (no cluster fan-out)');
+if (config.redisUrl === undefined && config.redisClusterNodes === undefined) {
+  logger.info(
+    'REDIS_URL and REDIS_CLUSTER_NODES are unset: single node with the in-memory adapter (no cluster fan-out)',
+  );
 }
 if (!webAssetsBuilt()) {
   logger.warn(
