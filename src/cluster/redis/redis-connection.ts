@@ -2,6 +2,7 @@ import { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../../observability/logger.js';
 import type { RedisClient } from './redis-client.js';
 import { watchLiveness } from './redis-liveness.js';
+import { seedLookup } from './seed-lookup.js';
 
 /** How often a Redis Cluster client reads the slots map (a failover moves them). */
 const SLOTS_REFRESH_MS = 1000;
@@ -36,7 +37,9 @@ export class RedisConnection {
     client.on('close', () => {
       if (lastError === undefined) logger.warn({ redis: role }, 'redis connection closed');
     });
-    this.stopWatching = watchLiveness(client);
+    this.stopWatching = watchLiveness(client, () =>
+      logger.warn({ redis: role }, 'redis client stuck disconnecting: connecting it again'),
+    );
   }
 
   /** Opens a connection to `url` named `push-<role>` (as `CLIENT LIST` shows it). */
@@ -55,6 +58,8 @@ export class RedisConnection {
       // A subscriber sends no commands that would tell it a master changed: it reads the slots
       // map on its own, so that it subscribes again on the promoted replica within seconds.
       slotsRefreshInterval: SLOTS_REFRESH_MS,
+      // A seed whose name stopped resolving (its Redis killed) must not stop reconnects.
+      dnsLookup: seedLookup(),
       redisOptions: { connectionName: `push-${role}` },
     });
     return new RedisConnection(cluster, role, logger);
