@@ -1,3 +1,4 @@
+import { PushPublisher } from '../../src/publisher/index.js';
 import { type LatencySummary, nowMs, summarize } from '../load/stats.js';
 import { cpuMs, sumOver, withDescendants } from '../targets/process-stats.js';
 import { withClients } from './connected-clients.js';
@@ -86,6 +87,12 @@ export async function storm(context: WorkloadContext): Promise<StormResult | und
       generator.phase(total);
       const rooms: Array<string | undefined> = new Array(total).fill(undefined);
       let refused = 0;
+      // A careful backend: every message under its key, sent again while its outcome is unknown.
+      const publisher = new PushPublisher(target.url, {
+        apiKey: API_KEY,
+        retryForMs: 20_000,
+        requestTimeoutMs: 15_000,
+      });
       let killedAt = 0;
       const survivors = () =>
         target.servers.filter((server) => server.name !== VICTIM).map((server) => server.pid);
@@ -114,14 +121,12 @@ export async function storm(context: WorkloadContext): Promise<StormResult | und
         }
         const room = roomOf(seq);
         pending.push(
-          publishOnce(
-            target.url,
-            { room, data: { seq, t: nowMs(), pad: PAD } },
-            `storm-${seq}`,
-          ).then((accepted) => {
-            if (accepted) rooms[seq] = room;
-            else refused++;
-          }),
+          publisher
+            .publish({ room, data: { seq, t: nowMs(), pad: PAD }, idempotencyKey: `storm-${seq}` })
+            .then((outcome) => {
+              if (outcome.status === 'published') rooms[seq] = room;
+              else refused++;
+            }),
         );
       }
       await Promise.all(pending);
@@ -158,31 +163,4 @@ export async function storm(context: WorkloadContext): Promise<StormResult | und
     await start(VICTIM).catch(() => undefined);
     for (const name of others) await start(name).catch(() => undefined);
   }
-}
-
-/**
- * Publishes as a careful backend does: with an idempotency key, sent again while the outcome is
- * unknown (the node died with the request: nginx's 502, a node's 503 `outcome_unknown`, or no
- * answer), never after a refusal. Resolves whether it was accepted.
- */
-async function publishOnce(url: string, body: object, idempotencyKey: string): Promise<boolean> {
-  for (let attempt = 1; attempt <= 5; attempt++) {
-    if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
-    const answer = await fetch(`${url}/api/publish`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ ...body, idempotencyKey }),
-      signal: AbortSignal.timeout(15_000),
-    }).then(
-      async (response) => ({
-        status: response.status,
-        code: ((await response.json().catch(() => ({}))) as { error?: { code?: string } }).error
-          ?.code,
-      }),
-      () => undefined,
-    );
-    if (answer === undefined || answer.code === 'outcome_unknown') continue;
-    return answer.status === 202;
-  }
-  return false;
 }

@@ -2,7 +2,7 @@ import { type RequestHandler, Router } from 'express';
 import type { ClusterReadiness } from '../cluster/cluster-backend.js';
 import type { RoomLog } from '../cluster/room-log.js';
 import { continuesFrom } from '../cluster/room-log.js';
-import { ErrorCode } from '../protocol/index.js';
+import { ErrorCode, type HistoryPage } from '../protocol/index.js';
 import { busUnreachable, HttpError } from './http-error.js';
 import { roomParam } from './room-param.js';
 
@@ -62,12 +62,13 @@ export function historyRoute({ roomLog, authorize, cluster }: HistoryRouteDeps):
         offset: since,
         epoch: typeof epoch === 'string' ? epoch : slice.position.epoch,
       });
-      res.json({
+      const page: HistoryPage = {
         room: room,
         ...slice.position,
         complete,
         messages: slice.messages.map(({ event, envelope }) => ({ event, envelope })),
-      });
+      };
+      res.json(page);
     }, next);
   });
   return router;

@@ -30,6 +30,7 @@ export {
   type Unsubscribed,
   type Welcome,
 } from './events.js';
+export type { HistoryPage } from './history-page.js';
 export {
   EVENT_NAME_PATTERN,
   IDEMPOTENCY_KEY_PATTERN,

@@ -113,6 +113,34 @@ describe('docker compose up', () => {
     }
   });
 
+  it('publishes with the CLI inside a node, through nginx, to a subscriber on every node', async () => {
+    const watchers = await connectOnEveryNode(url, ['node1', 'node2', 'node3'], {
+      transports: ['websocket'],
+    });
+    clients.push(...watchers);
+    for (const client of watchers) await subscribe(client, 'compose-cli');
+    const printed = await cluster.project.compose(
+      'exec',
+      '-T',
+      '-e',
+      `PUSH_API_KEY=${COMPOSE_DEFAULT_API_KEY}`,
+      '-e',
+      'PUSH_URL=http://nginx',
+      'node2',
+      'node',
+      'dist/cli/push-cluster.js',
+      'publish',
+      '--room',
+      'compose-cli',
+      '{"from":"the CLI"}',
+    );
+    const receipt = JSON.parse(printed) as { id: string; offset: number; idempotencyKey: string };
+    expect(receipt).toMatchObject({ offset: 1, idempotencyKey: expect.any(String) });
+    await waitFor(() => watchers.every((client) => client.receivedWithId(receipt.id) === 1), {
+      what: 'the CLI message on every node',
+    });
+  });
+
   it('mints a token with the CLI inside a node, which the cluster accepts through nginx', async () => {
     const token = (
       await cluster.project.compose(
