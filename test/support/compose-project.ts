@@ -16,6 +16,7 @@ const COMPOSE_VARIABLES = [
   'ADMIN_API_KEY',
   'LOG_LEVEL',
   'HTTP_PORT',
+  'CORS_ORIGINS',
 ];
 
 /** A `docker compose` project on the repository's own docker-compose.yml (and overrides). */
@@ -77,19 +78,20 @@ export interface ComposeCluster {
 
 /**
  * `docker compose up -d --build` on the repository's compose file (with `files`, those: e.g. the
- * base file and an override), with its defaults and only
+ * base file and an override), with its defaults (and `env`, variables it reads) and
  * `HTTP_PORT` moved to a free port, under a unique project name; resolves once nginx answers
  * `/healthz`. On failure everything is taken down again.
  */
 export async function startComposeCluster(
   prefix: string,
   files: readonly string[] = [],
+  env: Record<string, string> = {},
 ): Promise<ComposeCluster> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const project = new ComposeProject(
     `${prefix}${process.pid}${Date.now().toString(36)}`,
-    { HTTP_PORT: String(port) },
+    { ...env, HTTP_PORT: String(port) },
     files,
   );
   try {
