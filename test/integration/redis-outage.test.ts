@@ -94,4 +94,34 @@ describe('while Redis is down', () => {
     });
     expect(onY.received.map((r) => r.envelope.data)).toEqual(['after the outage']);
   });
+
+  it('a node shuts down cleanly while Redis is away: nothing left unhandled', async () => {
+    // What the adapter sent meanwhile (a presence broadcast, its unsubscribes) is rejected when
+    // the connection closes; a rejection nobody handles ends a real node (main.ts exits on one),
+    // and fails this run (vitest reports it as an unhandled error).
+    const z = await startInProcessNode({
+      NODE_ID: 'z',
+      REDIS_URL: `redis://127.0.0.1:${redis.getMappedPort(6379)}`,
+      PUBLISH_API_KEYS: API_KEY,
+      PRESENCE_ROOMS: 'outage',
+    });
+    try {
+      await waitFor(() => z.server.backend.isReady(), { what: 'z connected to Redis' });
+      const onZ = await connectClient(z.url, {
+        transports: ['websocket'],
+        token: await testToken(),
+      });
+      await subscribe(onZ, 'outage');
+      await run('docker', ['stop', '-t', '1', redis.getId()]);
+      await waitFor(() => !z.server.backend.isReady(), { what: 'z sees Redis gone' });
+      const closing = Date.now();
+      await z.server.close();
+      // Bounded: each Redis connection gets 2 s to quit.
+      expect(Date.now() - closing).toBeLessThan(15_000);
+      // Rejections are reported a turn later than they happen.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    } finally {
+      await run('docker', ['start', redis.getId()]);
+    }
+  });
 });

@@ -6,6 +6,7 @@ import type { NodeReports, ReportSource } from '../node-reports.js';
 import { UNLIMITED_USER_CONNECTIONS } from '../user-connection-limiter.js';
 import { NodeLiveness } from './node-liveness.js';
 import { PubSubProbe } from './pubsub-probe.js';
+import type { RedisClient } from './redis-client.js';
 import { RedisConnection } from './redis-connection.js';
 import { RedisNodeReports } from './redis-node-reports.js';
 import { RedisPresence } from './redis-presence.js';
@@ -67,6 +68,10 @@ export function redisBackend(
       return filed;
     },
     attach(io: Server) {
+      // The adapter publishes (broadcasts) and unsubscribes (on close) without handling the
+      // outcome: see handleOutcomes.
+      handleOutcomes(pub.client, ['publish', 'spublish']);
+      handleOutcomes(sub.client, ['unsubscribe', 'punsubscribe', 'sunsubscribe']);
       io.adapter(
         sharded
           ? createShardedAdapter(pub.client, sub.client, { subscriptionMode: 'static' })
@@ -104,4 +109,25 @@ function bounded(closing: Promise<void>): Promise<void> {
     closing.catch(() => {}),
     new Promise<void>((resolve) => setTimeout(resolve, PART_CLOSE_TIMEOUT_MS).unref()),
   ]);
+}
+
+/**
+ * The Socket.IO adapter sends some commands and leaves their outcome unhandled: a broadcast's
+ * PUBLISH, the unsubscribes when it closes. While Redis is away they wait in ioredis's queue, and
+ * are rejected when the connection gives up on them (after `maxRetriesPerRequest` reconnects, or
+ * when it closes at shutdown): a rejection nobody handles ends a Node process. Here `methods` of
+ * `client` get a handler that ignores the rejection (a broadcast lost while Redis is away is what
+ * the adapter's at-most-once delivery allows); callers still get the same promise and its outcome.
+ */
+function handleOutcomes(client: RedisClient, methods: readonly string[]): void {
+  const commands = client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const name of methods) {
+    const original = commands[name]?.bind(client);
+    if (original === undefined) continue;
+    commands[name] = (...args: unknown[]) => {
+      const result = original(...args);
+      result.catch(() => {});
+      return result;
+    };
+  }
 }
