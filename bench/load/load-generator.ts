@@ -117,6 +117,8 @@ export class LoadGenerator {
     maxAttempts: number;
     notRecovered: number;
     replayed: number;
+    /** Failed reconnect attempts, by reason. */
+    connectErrors: Record<string, number>;
     caughtUpAt: Float64Array;
   }> {
     const replies = await Promise.all(
@@ -128,6 +130,11 @@ export class LoadGenerator {
       maxAttempts: Math.max(0, ...replies.map((r) => r.maxAttempts)),
       notRecovered: replies.reduce((sum, r) => sum + r.notRecovered, 0),
       replayed: replies.reduce((sum, r) => sum + r.replayed, 0),
+      connectErrors: replies.reduce<Record<string, number>>((sum, r) => {
+        for (const [why, count] of Object.entries(r.connectErrors))
+          sum[why] = (sum[why] ?? 0) + count;
+        return sum;
+      }, {}),
       caughtUpAt: concatSamples(replies.map((r) => r.caughtUpAt)),
     };
   }

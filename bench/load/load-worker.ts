@@ -141,12 +141,19 @@ async function connectPushClient(spec: ClientSpec): Promise<SimulatedClient> {
       recovery.notRecovered += change.notRecovered.length + change.failed.length;
     } else if (change.kind === 'gap' && !change.recovered) {
       recovery.notRecovered++;
+    } else if (change.kind === 'connect_error' && recovery.lostAt !== undefined) {
+      // Why a reconnect attempt failed: the server's code, or the transport's reason.
+      const why = change.code ?? change.reason;
+      connectErrors.set(why, (connectErrors.get(why) ?? 0) + 1);
     }
   });
   await pushClient.ready();
   for (const room of spec.rooms) await pushClient.subscribe(room);
   return client;
 }
+
+/** Failed reconnect attempts of this worker's clients, by reason. */
+const connectErrors = new Map<string, number>();
 
 function recoveryStats(): void {
   const reconnected = clients.filter((c) => c.recovery?.caughtUpAt !== undefined);
@@ -159,6 +166,7 @@ function recoveryStats(): void {
       maxAttempts: Math.max(0, ...reconnected.map((c) => c.recovery?.attempts ?? 0)),
       notRecovered: reconnected.reduce((sum, c) => sum + (c.recovery?.notRecovered ?? 0), 0),
       replayed: clients.reduce((sum, c) => sum + (c.recovery?.replayed ?? 0), 0),
+      connectErrors: Object.fromEntries(connectErrors),
       caughtUpAt,
     },
     [caughtUpAt.buffer],

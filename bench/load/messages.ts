@@ -58,6 +58,8 @@ export type FromWorker =
       notRecovered: number;
       /** Messages missed live and received after the reconnect (the replay). */
       replayed: number;
+      /** Failed reconnect attempts, by reason (the server's code, or the transport's reason). */
+      connectErrors: Record<string, number>;
       /** When each reconnected client had rejoined and recovered (ms, {@link nowMs} clock). */
       caughtUpAt: Float64Array;
     };

@@ -45,6 +45,8 @@ export interface StormResult {
   /** Of them, those whose first attempt failed, and the most attempts one needed. */
   retried: number;
   maxAttempts: number;
+  /** Why reconnect attempts failed (the server's code, or the transport's reason), and how often. */
+  connectErrors: Record<string, number>;
   /** From the kill until each of them had rejoined and received what it missed, ms. */
   catchUp: LatencySummary;
   /** Messages those clients missed live and got through the recovery. */
@@ -146,6 +148,7 @@ export async function storm(context: WorkloadContext): Promise<StormResult | und
         reconnected: stats.reconnected,
         retried: stats.retried,
         maxAttempts: stats.maxAttempts,
+        connectErrors: stats.connectErrors,
         catchUp: summarize(stats.caughtUpAt.map((at) => at - killedAt)),
         replayed: stats.replayed,
         notRecovered: stats.notRecovered,
