@@ -8,11 +8,10 @@ const PING_TIMEOUT_MS = 2000;
 const STUCK_DISCONNECTING_MS = 5000;
 
 /**
- * Pings `client` (each master of a Cluster) every second while it is connected and reconnects it
- * (that connection) when no answer comes within
- * two seconds. A connection cut without a reset (a network partition, a host gone) otherwise
- * looks healthy for minutes: commands hang, and a subscriber receives nothing while believing it
- * is subscribed. After the reconnect ioredis resubscribes, and the connection's `ready` event
+ * Pings `client` (each master of a Cluster) every second while it is connected and reconnects
+ * that connection when no answer comes within two seconds. A connection cut without a reset (a
+ * network partition, a host gone) otherwise looks healthy for minutes: commands hang, and a
+ * subscriber receives nothing while believing it is subscribed. After the reconnect ioredis resubscribes, and the connection's `ready` event
  * tells the node that its live feed may have missed messages.
  *
  * A Redis Cluster client can also stop for good: disconnecting to reconnect while it holds no
