@@ -103,7 +103,12 @@ export function problems(targets: TargetResults[]): string[] {
         found.push(`${t.name} storm: ${stormed.notRecovered} rooms not recovered`);
       }
       if (stormed.reconnected < stormed.clients) {
-        found.push(`${t.name} storm: ${stormed.clients - stormed.reconnected} clients not back`);
+        const why = Object.entries(stormed.connectErrors)
+          .map(([reason, count]) => `${count} × ${reason}`)
+          .join(', ');
+        found.push(
+          `${t.name} storm: ${stormed.clients - stormed.reconnected} clients not back (failed attempts: ${why || 'none'})`,
+        );
       }
     }
     for (const [name, burst] of [
