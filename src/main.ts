@@ -1,5 +1,6 @@
 import { loadConfig } from './config/config.js';
 import { WEB_ASSETS_DIR, webAssetsBuilt } from './http/web-assets.js';
+import { fitConnectionsToDescriptors, openFileLimit } from './lifecycle/descriptor-limit.js';
 import { exitGracefullyOnSignals } from './lifecycle/graceful-shutdown.js';
 import { applyV8Flags } from './lifecycle/v8-tuning.js';
 import { createLogger } from './observability/logger.js';
@@ -12,8 +13,21 @@ if (!result.ok) {
   for (const problem of result.problems) process.stderr.write(`config error: ${problem}\n`);
   process.exit(1);
 }
-const { config } = result;
+const descriptors = fitConnectionsToDescriptors(
+  result.config.limits.maxConnections,
+  (process.env.MAX_CONNECTIONS ?? '') !== '',
+  openFileLimit(),
+);
+if (!descriptors.ok) {
+  process.stderr.write(`config error: ${descriptors.problem}\n`);
+  process.exit(1);
+}
+const config = {
+  ...result.config,
+  limits: { ...result.config.limits, maxConnections: descriptors.maxConnections },
+};
 const logger = createLogger(config.nodeId, config.logLevel);
+if (descriptors.warning !== undefined) logger.warn(descriptors.warning);
 
 process.on('uncaughtException', (error) => {
   logger.fatal({ err: error }, 'uncaught exception; exiting');

@@ -1,14 +1,19 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../shared/free-port.js';
 import { httpOk, LocalProcess, stopAll, tcpOpen } from './local-process.js';
-import { adaptNginxMain, adaptNginxSite, type NodeAddress } from './nginx-config.js';
+import { adaptNginxMain, adaptNginxSite, renderNginxGenerated } from './nginx-config.js';
 import { BENCH_JWT_SECRET, startPushNode } from './push-node.js';
 import type { Target } from './target.js';
 
 const NODE_IDS = ['node1', 'node2', 'node3'];
+/**
+ * Clients the benchmark's nginx is sized for (PUSH_MAX_CLIENTS), as deployed: the largest
+ * workload (the 10,000-client row) and its connect probe beyond it.
+ */
+const NGINX_MAX_CLIENTS = 10_000;
 
 /** Finds a program in PATH or the sbin directories (nginx lives in /usr/sbin). */
 function program(name: string): string {
@@ -53,9 +58,12 @@ async function startCluster(name: string, nodeEnv: Record<string, string>): Prom
     started.push(redis);
     await redis.waitUntil('Redis accepting connections', () => tcpOpen(redisPort));
 
-    const addresses = new Map<string, NodeAddress>();
+    // As deployed: each node on <socket dir>/<node id>.sock, where nginx finds it.
+    const socketDir = join(dir, 'sockets');
+    await mkdir(socketDir);
+    const addresses = new Map<string, { port: number; socket: string }>();
     for (const id of NODE_IDS) {
-      addresses.set(id, { port: await freePort(), socket: join(dir, `${id}.sock`) });
+      addresses.set(id, { port: await freePort(), socket: join(socketDir, `${id}.sock`) });
     }
     const startNode = (id: string) => {
       const address = addresses.get(id);
@@ -76,9 +84,11 @@ async function startCluster(name: string, nodeEnv: Record<string, string>): Prom
     if (failed !== undefined) throw failed.reason;
 
     const port = await freePort();
+    const generated = join(dir, 'generated');
+    await renderNginxGenerated(generated, socketDir, NGINX_MAX_CLIENTS);
     const site = join(dir, 'push-cluster.conf');
-    await writeFile(site, await adaptNginxSite(port, addresses));
-    await writeFile(join(dir, 'nginx.conf'), await adaptNginxMain(dir, site));
+    await writeFile(site, await adaptNginxSite(port, generated));
+    await writeFile(join(dir, 'nginx.conf'), await adaptNginxMain(dir, site, generated));
     // Workers of an nginx started as root run as nobody and write temp files here.
     await chmod(dir, 0o777);
     const nginx = LocalProcess.start('nginx', program('nginx'), [

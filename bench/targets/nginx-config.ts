@@ -1,50 +1,63 @@
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { REPO_ROOT } from '../shared/repo-root.js';
 
-/** Where the benchmark's nodes listen: a loopback TCP port and a Unix socket. */
-export interface NodeAddress {
-  port: number;
-  socket: string;
+const run = promisify(execFile);
+
+/** Where nginx's generated files go in a deployment (nginx/push-nginx.sh, PUSH_NGINX_GENERATED). */
+const DEPLOYED_GENERATED = '/etc/nginx/push/';
+
+/**
+ * Renders nginx's generated files into `generatedDir` with the project's own script
+ * (`nginx/push-nginx.sh render`), as the nginx container does at start: its limits for
+ * `maxClients` and the node list from the Unix sockets in `socketDir`.
+ */
+export async function renderNginxGenerated(
+  generatedDir: string,
+  socketDir: string,
+  maxClients: number,
+): Promise<void> {
+  await run('sh', [join(REPO_ROOT, 'nginx', 'push-nginx.sh'), 'render'], {
+    env: {
+      ...process.env,
+      PUSH_NGINX_GENERATED: generatedDir,
+      PUSH_NODE_SOCKETS: socketDir,
+      PUSH_MAX_CLIENTS: String(maxClients),
+    },
+  });
 }
 
 /**
  * The project's nginx site config with its addresses moved to the benchmark's: `listen 80` →
- * `127.0.0.1:<listenPort>` (its parameters kept), `server unix:/run/push/nodeN.sock` → the node's socket under the
- * benchmark's directory, `server nodeN:3000` (the TCP form, for nodes on other hosts) → its
- * loopback port, and the per-address limit on new sessions lifted (every simulated client shares
- * one address). Everything else (routing map, timeouts, buffering) is the file as deployed.
+ * `127.0.0.1:<listenPort>` (its parameters kept), the generated node list (routing map and
+ * upstream, see {@link renderNginxGenerated}) read from `generatedDir`, and the per-address limit
+ * on new sessions lifted (every simulated client shares one address). Everything else (timeouts,
+ * buffering, error pages) is the file as deployed.
  */
-export async function adaptNginxSite(
-  listenPort: number,
-  nodes: Map<string, NodeAddress>,
-): Promise<string> {
+export async function adaptNginxSite(listenPort: number, generatedDir: string): Promise<string> {
   const site = await readFile(join(REPO_ROOT, 'nginx', 'push-cluster.conf'), 'utf8');
-  const addressOf = (node: string) => {
-    const address = nodes.get(node);
-    if (address === undefined) {
-      throw new Error(`nginx config names ${node}, which the benchmark does not start`);
-    }
-    return address;
-  };
-  const adapted = site
-    .replace(/listen\s+80\b/, `listen 127.0.0.1:${listenPort}`)
-    .replace(
-      /(server\s+)unix:\/run\/push\/(node\d+)\.sock/g,
-      (_match, server: string, node: string) => `${server}unix:${addressOf(node).socket}`,
-    )
-    .replace(
-      /(server\s+)(node\d+):3000/g,
-      (_match, server: string, node: string) => `${server}127.0.0.1:${addressOf(node).port}`,
-    );
+  const adapted = moveGenerated(
+    site.replace(/listen\s+80\b/, `listen 127.0.0.1:${listenPort}`),
+    generatedDir,
+  );
   // Every simulated client comes from 127.0.0.1: the per-address limit on new sessions, meant
   // for real clients' addresses, would measure the limiter instead of the cluster.
   const unlimited = adapted.replace(/^\s*limit_req\s+zone=[^;]*;\n/m, '');
   if (unlimited === adapted) throw new Error('nginx config has no limit_req to lift');
   // An address in a form not handled above would reach nginx unchanged and fail obscurely there.
-  const left = unlimited.match(/\/run\/push\/|\bnode\d+:\d+/);
+  const left = unlimited.match(/\/run\/push\/|\bnode\d+:\d+|listen\s+80\b/);
   if (left !== null) throw new Error(`nginx config still names a deployed address: ${left[0]}`);
   return unlimited;
+}
+
+/** `include /etc/nginx/push/<file>;` → `include <generatedDir>/<file>;`, at least once. */
+function moveGenerated(config: string, generatedDir: string): string {
+  if (!config.includes(`include ${DEPLOYED_GENERATED}`)) {
+    throw new Error(`nginx config includes nothing from ${DEPLOYED_GENERATED}`);
+  }
+  return config.replaceAll(`include ${DEPLOYED_GENERATED}`, `include ${generatedDir}/`);
 }
 
 /** Replaces the one directive `name … ;` at the start of a line of `config`; throws if absent. */
@@ -55,13 +68,19 @@ function replaceDirective(config: string, name: string, replacement: string): st
 }
 
 /**
- * The project's main nginx config (`nginx/nginx.conf`: workers, connection limits, http
- * defaults) around `site`, with every file it writes moved under `dir`, in the foreground and
- * without access log. Workers stay `auto`, as deployed, so that the cluster is measured as it
- * runs (docs/performance.md compares it with one worker).
+ * The project's main nginx config (`nginx/nginx.conf`: http defaults; workers and connection
+ * limits from the generated files in `generatedDir`, as deployed) around `site`, with every file
+ * it writes moved under `dir`, in the foreground and without access log.
  */
-export async function adaptNginxMain(dir: string, siteFile: string): Promise<string> {
-  let main = await readFile(join(REPO_ROOT, 'nginx', 'nginx.conf'), 'utf8');
+export async function adaptNginxMain(
+  dir: string,
+  siteFile: string,
+  generatedDir: string,
+): Promise<string> {
+  let main = moveGenerated(
+    await readFile(join(REPO_ROOT, 'nginx', 'nginx.conf'), 'utf8'),
+    generatedDir,
+  );
   main = replaceDirective(main, 'pid', `pid ${join(dir, 'nginx.pid')};`);
   main = replaceDirective(main, 'error_log', `error_log ${join(dir, 'error.log')} warn;`);
   main = replaceDirective(main, 'access_log', 'access_log off;');

@@ -1,39 +1,73 @@
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { round, summarize } from '../load/stats.js';
 import { parseOptions } from '../options.js';
 import { problems } from '../report/bench-report.js';
 import { freePort } from '../shared/free-port.js';
 import { LocalProcess, retryOnPortClash } from '../targets/local-process.js';
-import { adaptNginxMain, adaptNginxSite } from '../targets/nginx-config.js';
+import { adaptNginxMain, adaptNginxSite, renderNginxGenerated } from '../targets/nginx-config.js';
+
+const run = promisify(execFile);
 
 describe('benchmark harness', () => {
   it('adapts the deployed nginx site to the addresses of the benchmark, nothing else', async () => {
-    const nodes = new Map(
-      ['node1', 'node2', 'node3'].map((id, i) => [
-        id,
-        { port: 4001 + i, socket: `/tmp/bench-nginx/${id}.sock` },
-      ]),
-    );
-    const site = await adaptNginxSite(8999, nodes);
-    expect(site).toContain('listen 127.0.0.1:8999 backlog=4096;');
-    // Deployed: nginx reaches the nodes over their Unix sockets; so does the benchmark.
-    for (const { socket } of nodes.values()) expect(site).toContain(`server unix:${socket}`);
+    const site = await adaptNginxSite(8999, '/tmp/bench-nginx/generated');
+    expect(site).toContain('listen 127.0.0.1:8999 reuseport backlog=4096;');
+    // The node list and routing map are rendered as deployed, into the benchmark's directory.
+    expect(site).toContain('include /tmp/bench-nginx/generated/nodes.conf;');
+    expect(site).not.toContain('/etc/nginx/push/');
     expect(site).not.toContain('/run/push/');
-    expect(site).not.toMatch(/\bnode\d:3000\b/);
-    // The session routing map is the deployed one; the per-address handshake limit is lifted.
-    expect(site).toContain('~^node2\\.   push_node2;');
+    // The per-address handshake limit is lifted.
     expect(site).toContain('limit_req_zone');
     expect(site).not.toMatch(/^\s*limit_req\s+zone=/m);
-    const one = new Map([['node1', { port: 1, socket: '/tmp/n1.sock' }]]);
-    await expect(adaptNginxSite(8999, one)).rejects.toThrow(/node2/);
   });
 
-  it('adapts the deployed main nginx config: its limits kept, every path it writes moved', async () => {
-    const main = await adaptNginxMain('/tmp/bench-nginx', '/tmp/bench-nginx/site.conf');
+  it('renders the node list and limits with the deployed script: nginx accepts them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bench-nginx-'));
+    try {
+      const sockets = join(dir, 'sockets');
+      await mkdir(sockets);
+      const listening = ['node1', 'node2'].map((id) =>
+        createServer().listen(join(sockets, `${id}.sock`)),
+      );
+      await Promise.all(listening.map((server) => once(server, 'listening')));
+      const generated = join(dir, 'generated');
+      await renderNginxGenerated(generated, sockets, 10_000);
+      for (const server of listening) server.close();
+      const nodes = await readFile(join(generated, 'nodes.conf'), 'utf8');
+      for (const id of ['node1', 'node2']) {
+        expect(nodes).toContain(`server unix:${join(sockets, `${id}.sock`)} `);
+      }
+      expect(nodes).toContain(`"unix:${sockets}/$push_node.sock:"`);
+      const site = join(dir, 'site.conf');
+      await writeFile(site, await adaptNginxSite(await freePort(), generated));
+      const main = join(dir, 'nginx.conf');
+      await writeFile(main, await adaptNginxMain(dir, site, generated));
+      // nginx's own check of the whole configuration, as the benchmark will run it.
+      await run('nginx', ['-t', '-q', '-p', dir, '-c', main]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('adapts the deployed main nginx config: its limits rendered, every path it writes moved', async () => {
+    const main = await adaptNginxMain(
+      '/tmp/bench-nginx',
+      '/tmp/bench-nginx/site.conf',
+      '/tmp/bench-nginx/generated',
+    );
     expect(main.startsWith('daemon off;\n')).toBe(true);
-    for (const kept of ['worker_processes auto;', 'worker_connections 8192;', 'user nobody']) {
+    for (const kept of [
+      'include /tmp/bench-nginx/generated/main.conf;',
+      'include /tmp/bench-nginx/generated/events.conf;',
+      'user nobody',
+    ]) {
       expect(main).toContain(kept);
     }
     expect(main).toContain('include /tmp/bench-nginx/site.conf;');

@@ -323,6 +323,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
   if (values.ADMIN_PORT !== undefined && values.ADMIN_PORT === values.PORT) {
     problems.push(`ADMIN_PORT: must differ from PORT (${values.PORT})`);
   }
+  // `{nodeId}` in LISTEN_SOCKET: one setting for every replica (compose's --scale, a StatefulSet).
+  const listenSocket = values.LISTEN_SOCKET?.replaceAll('{nodeId}', nodeId);
+  if (listenSocket !== undefined && Buffer.byteLength(listenSocket) > MAX_SOCKET_PATH_BYTES) {
+    problems.push(
+      `LISTEN_SOCKET: ${JSON.stringify(listenSocket)} is longer than ${MAX_SOCKET_PATH_BYTES} bytes (a Unix socket path limit)`,
+    );
+  }
   const auth = authConfig(values, problems);
   if (problems.length > 0 || auth === undefined) return { ok: false, problems };
   const publishApiKeys = values.PUBLISH_API_KEYS ?? [randomBytes(24).toString('base64url')];
@@ -330,7 +337,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
     ok: true,
     config: {
       port: values.PORT,
-      listenSocket: values.LISTEN_SOCKET,
+      listenSocket,
       nodeId,
       redisUrl: values.REDIS_URL,
       redisClusterNodes: values.REDIS_CLUSTER_NODES,

@@ -2,7 +2,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PushClient, type TransportName } from '../../src/client/index.js';
 import { roomLogKey } from '../../src/cluster/redis/redis-keys.js';
 import type { ClusterOverview } from '../../src/protocol/index.js';
-import { PushPublisher } from '../../src/publisher/index.js';
+import {
+  auditDeliveries,
+  caughtUp,
+  type Observed,
+  observe,
+  publishing,
+} from '../support/delivery-audit.js';
 import {
   NODE_IDS,
   type NodeId,
@@ -81,21 +87,6 @@ let cluster: StartedPushCluster;
 let clients: Observed[] = [];
 let scenarios = 0;
 
-interface Observed {
-  client: PushClient;
-  /** Offsets in the order the application saw them. */
-  offsets: number[];
-  /** The publisher's sequence numbers (the messages' data), in the same order. */
-  seqs: number[];
-  nodes: Set<string>;
-  /** How long each reconnect took, from the loss to the new welcome, ms. */
-  reconnects: number[];
-  /** Rooms the client was told it could not recover (after a reconnect, or a gap). */
-  notRecovered: number;
-  /** Gaps the client found in a room's offsets while connected, and recovered. */
-  gaps: number;
-}
-
 beforeAll(async () => {
   cluster = await new PushClusterContainer()
     .withApiKey('chaos-test-publish-key')
@@ -138,35 +129,7 @@ async function gather(room: string, count: number): Promise<Observed[]> {
       token: () => cluster.token({ rooms: [], publish: [] }),
       ackTimeoutMs: 20_000,
     });
-    const observed: Observed = {
-      client,
-      offsets: [],
-      seqs: [],
-      nodes: new Set(),
-      reconnects: [],
-      notRecovered: 0,
-      gaps: 0,
-    };
-    client.on('message', (envelope) => {
-      observed.offsets.push(envelope.offset ?? -1);
-      observed.seqs.push(typeof envelope.data === 'number' ? envelope.data : -1);
-    });
-    let lostAt: number | undefined;
-    client.onStatus((status, change) => {
-      if (change.kind === 'disconnected' && lostAt === undefined) lostAt = Date.now();
-      if (change.kind === 'resubscribed') observed.notRecovered += change.notRecovered.length;
-      if (change.kind === 'gap') {
-        if (change.recovered) observed.gaps++;
-        else observed.notRecovered++;
-      }
-      if (change.kind === 'connected') {
-        observed.nodes.add(change.node);
-        if (lostAt !== undefined) observed.reconnects.push(Date.now() - lostAt);
-        lostAt = undefined;
-      }
-      void status;
-    });
-    return observed;
+    return observe(client);
   });
   clients = made;
   await within(
@@ -180,59 +143,15 @@ async function gather(room: string, count: number): Promise<Observed[]> {
   return made;
 }
 
-/**
- * Publishes to `room` at `rate` msgs/s through nginx until `stop()` with the project's backend
- * publisher (`PushPublisher`): each message under its idempotency key, sent again while its
- * outcome is unknown (nginx's 502 when the node died with the request, a node's 503 when it lost
- * Redis with the append on its way, no answer) or the cluster is busy (503 while Redis is away),
- * for longer than any fault here lasts. Resolves to the accepted offsets, the sequence numbers of
- * refused publishes (never sent again: the test checks they reach nobody) and of those still
- * unknown in the end, and how many attempts were repeated and how many of those found their
- * message already published.
- */
-function publishing(room: string, rate: number) {
-  let running = true;
-  const accepted: number[] = [];
-  const refused = new Set<number>();
-  const unknown = new Set<number>();
-  const retries = { made: 0, foundPublished: 0 };
-  const publisher = new PushPublisher(cluster.url, {
+/** Publishes to `room` at `rate` msgs/s through nginx, sent again for longer than any fault. */
+const publishingTo = (room: string, rate: number) =>
+  publishing({
+    url: cluster.url,
     apiKey: cluster.apiKey,
+    room,
+    rate,
     retryForMs: PUBLISH_RETRY_MS,
-    requestTimeoutMs: 15_000,
-    backoffBaseMs: 250,
-    backoffMaxMs: 1000,
   });
-  const send = async (seq: number) => {
-    const outcome = await publisher.publish({ room, data: seq, idempotencyKey: `seq-${seq}` });
-    retries.made += outcome.attempts - 1;
-    if (outcome.status === 'published' && outcome.receipt.offset !== undefined) {
-      accepted.push(outcome.receipt.offset);
-      if (outcome.receipt.duplicate === true) retries.foundPublished++;
-    } else if (outcome.status === 'unknown') {
-      unknown.add(seq);
-    } else {
-      refused.add(seq);
-    }
-  };
-  const done = (async () => {
-    const pending: Promise<void>[] = [];
-    const started = Date.now();
-    for (let seq = 0; running; seq++) {
-      const wait = started + (seq * 1000) / rate - Date.now();
-      if (wait > 0) await sleep(wait);
-      pending.push(send(seq));
-    }
-    await Promise.all(pending);
-  })();
-  return {
-    async stop() {
-      running = false;
-      await done;
-      return { accepted: accepted.sort((a, b) => a - b), refused, unknown, retries };
-    },
-  };
-}
 
 /** `GET /api/cluster` through nginx with an admin token, as the admin page asks for it. */
 async function overview(): Promise<ClusterOverview> {
@@ -281,78 +200,23 @@ async function underFire(name: string, hurt: () => Promise<void>, scenario: Scen
   const { clients: count = CLIENTS, rate = RATE } = scenario;
   const room = `chaos-${++scenarios}-${Date.now().toString(36)}`;
   const observed = await crowd(room, count);
-  const stream = publishing(room, rate);
+  const stream = publishingTo(room, rate);
   await sleep(2000);
   const hurtAt = Date.now();
   await hurt();
   const faultMs = Date.now() - hurtAt;
   await sleep(3000);
-  const { accepted, refused, unknown, retries } = await stream.stop();
-  const caughtUp = (o: Observed) => {
-    const seen = new Set(o.offsets);
-    return accepted.every((offset) => seen.has(offset));
-  };
+  const published = await stream.stop();
+  const { accepted } = published;
   const catchUpMs = 10_000 + ((accepted.length * count) / CATCH_UP_DELIVERIES_PER_S) * 1000;
   // A client told it could not recover never will: no need to wait for it.
-  await waitFor(() => observed.every((o) => o.notRecovered > 0 || caughtUp(o)), {
+  await waitFor(() => observed.every((o) => o.notRecovered > 0 || caughtUp(o, accepted)), {
     timeoutMs: catchUpMs,
     intervalMs: 250,
     what: 'every accepted message at every client',
   }).catch(() => undefined);
-
-  const rows = observed.map((o) => {
-    const seen = new Set(o.offsets);
-    return {
-      lost: accepted.filter((offset) => !seen.has(offset)).length,
-      duplicated: o.offsets.length - seen.size,
-      // The same message published twice (two offsets): what idempotency keys prevent.
-      repeated: o.seqs.length - new Set(o.seqs).size,
-      outOfOrder: o.offsets.filter((offset, i) => i > 0 && offset < (o.offsets[i - 1] ?? 0)).length,
-      // A refused publish must never reach anyone.
-      foreign: o.seqs.filter((seq) => refused.has(seq) || seq < 0).length,
-      notRecovered: o.notRecovered,
-      connected: o.client.status.state === 'connected',
-    };
-  });
-  const reconnects = observed.flatMap((o) => o.reconnects).sort((a, b) => a - b);
-  const sum = (
-    key: 'lost' | 'duplicated' | 'repeated' | 'outOfOrder' | 'foreign' | 'notRecovered',
-  ) => rows.reduce((total, row) => total + row[key], 0);
-  const figures = {
-    accepted: accepted.length,
-    refused: refused.size,
-    unknown: unknown.size,
-    retried: retries.made,
-    retriesFoundPublished: retries.foundPublished,
-    clients: count,
-    deliveries: accepted.length * count,
-    lost: sum('lost'),
-    duplicated: sum('duplicated'),
-    repeated: sum('repeated'),
-    outOfOrder: sum('outOfOrder'),
-    notRecovered: sum('notRecovered'),
-    gapsRecovered: observed.reduce((total, o) => total + o.gaps, 0),
-    notConnected: rows.filter((row) => !row.connected).length,
-    reconnected: reconnects.length,
-    faultMs,
-    reconnectP50Ms: reconnects[Math.floor(reconnects.length / 2)] ?? null,
-    reconnectMaxMs: reconnects.at(-1) ?? null,
-  };
-  console.log(`chaos: ${name}: ${JSON.stringify(figures)}`);
   expect(accepted.length).toBeGreaterThan(rate * 3);
-  expect(rows).toEqual(
-    rows.map(() => ({
-      lost: 0,
-      duplicated: 0,
-      repeated: 0,
-      outOfOrder: 0,
-      foreign: 0,
-      notRecovered: 0,
-      connected: true,
-    })),
-  );
-  // Every publish ended accepted or refused: retried with its key, none stayed in doubt.
-  expect(unknown.size).toBe(0);
+  const figures = auditDeliveries(`chaos: ${name}`, observed, published, { faultMs });
   return { room, figures };
 }
 

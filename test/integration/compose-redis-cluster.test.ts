@@ -24,6 +24,7 @@ beforeAll(async () => {
     'docker-compose.yml',
     'docker-compose.redis-cluster.yml',
   ]);
+  composeNodes = await cluster.project.nodeIds();
 });
 
 /** Waits until nginx has had a 200 from `/readyz` of each of the three nodes. */
@@ -48,9 +49,8 @@ async function everyNodeReady(timeoutMs = 60_000): Promise<void> {
  */
 async function nodeReadiness(node: string): Promise<string> {
   return cluster.project
-    .compose(
+    .docker(
       'exec',
-      '-T',
       node,
       'node',
       '-e',
@@ -59,7 +59,8 @@ async function nodeReadiness(node: string): Promise<string> {
     .catch((error: unknown) => String(error));
 }
 
-const COMPOSE_NODES = ['node1', 'node2', 'node3'];
+/** The push nodes' ids (their containers' short ids), once the cluster is up. */
+let composeNodes: string[] = [];
 
 /** The override's Redis services, and the ones not killed yet. */
 const REDIS_SERVICES = ['redis-c1', 'redis-c2', 'redis-c3', 'redis-c4', 'redis-c5', 'redis-c6'];
@@ -99,8 +100,8 @@ const composeRedis: FailoverTarget = {
 /** What each client and node says, and the nodes' last log lines: printed when a step fails. */
 async function describeCluster(watchers: PushClient[]): Promise<void> {
   console.log(watchers.map((w, i) => `client ${i}: on ${w.node}, ${w.status.state}`).join('\n'));
-  for (const node of COMPOSE_NODES) console.log(node, await nodeReadiness(node));
-  const logs = await cluster.project.compose('logs', '--no-color', ...COMPOSE_NODES);
+  for (const node of composeNodes) console.log(node, await nodeReadiness(node));
+  const logs = await cluster.project.compose('logs', '--no-color', 'node');
   const notable = logs.split('\n').filter((line) => !line.includes('"msg":"http request"'));
   console.log(notable.slice(-60).join('\n'));
 }
@@ -134,7 +135,7 @@ describe('docker compose up with the Redis Cluster override', () => {
 
   it('delivers an HTTP publish to subscribers on every node', async () => {
     clients.push(
-      ...(await connectOnEveryNode(cluster.url, COMPOSE_NODES, { transports: ['websocket'] })),
+      ...(await connectOnEveryNode(cluster.url, composeNodes, { transports: ['websocket'] })),
     );
     for (const client of clients) await subscribe(client, 'compose-cluster');
     const response = await postPublish(cluster.url, COMPOSE_DEFAULT_API_KEY, {
@@ -177,7 +178,7 @@ describe('docker compose up with the Redis Cluster override', () => {
       // The nodes' Redis clients came back although the killed node's name no longer resolves.
       await waitFor(
         async () => {
-          const answers = await Promise.all(COMPOSE_NODES.map(nodeReadiness));
+          const answers = await Promise.all(composeNodes.map(nodeReadiness));
           return answers.every((answer) => answer.includes('"status":"ready"'));
         },
         { timeoutMs: 60_000, intervalMs: 1000, what: 'every node ready' },

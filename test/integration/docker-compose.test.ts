@@ -23,11 +23,14 @@ import { waitFor } from '../support/wait.js';
  */
 let cluster: ComposeCluster;
 let url: string;
+/** The three nodes' ids (their containers' short ids). */
+let nodes: string[];
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
   cluster = await startComposeCluster('pushtest');
   url = cluster.url;
+  nodes = await cluster.project.nodeIds();
 });
 
 afterAll(async () => {
@@ -48,11 +51,11 @@ describe('docker compose up', () => {
       expect(await response.json()).toMatchObject({ cluster: 'redis', bus: 'ready' });
       seen.add(response.headers.get('x-node-id') ?? '');
     }
-    expect(seen).toEqual(new Set(['node1', 'node2', 'node3']));
+    expect(nodes).toHaveLength(3);
+    expect(seen).toEqual(new Set(nodes));
   });
 
   it('delivers an HTTP publish (default key) to subscribers on every node', async () => {
-    const nodes = ['node1', 'node2', 'node3'];
     clients.push(...(await connectOnEveryNode(url, nodes, { transports: ['polling'] })));
     clients.push(...(await connectOnEveryNode(url, nodes, { transports: ['websocket'] })));
     for (const client of clients) await subscribe(client, 'compose');
@@ -96,9 +99,7 @@ describe('docker compose up', () => {
         }
       }
       expect(failures.length, `first failure: ${String(failures[0])}`).toBe(0);
-      expect(new Set(crowd.map((client) => client.node))).toEqual(
-        new Set(['node1', 'node2', 'node3']),
-      );
+      expect(new Set(crowd.map((client) => client.node))).toEqual(new Set(nodes));
 
       const response = await postPublish(url, COMPOSE_DEFAULT_API_KEY, { data: 'to the crowd' });
       expect(response.status).toBe(202);
@@ -114,19 +115,18 @@ describe('docker compose up', () => {
   });
 
   it('publishes with the CLI inside a node, through nginx, to a subscriber on every node', async () => {
-    const watchers = await connectOnEveryNode(url, ['node1', 'node2', 'node3'], {
+    const watchers = await connectOnEveryNode(url, nodes, {
       transports: ['websocket'],
     });
     clients.push(...watchers);
     for (const client of watchers) await subscribe(client, 'compose-cli');
-    const printed = await cluster.project.compose(
+    const printed = await cluster.project.docker(
       'exec',
-      '-T',
       '-e',
       `PUSH_API_KEY=${COMPOSE_DEFAULT_API_KEY}`,
       '-e',
       'PUSH_URL=http://nginx',
-      'node2',
+      nodes[1] as string,
       'node',
       'dist/cli/push-cluster.js',
       'publish',
@@ -143,10 +143,9 @@ describe('docker compose up', () => {
 
   it('mints a token with the CLI inside a node, which the cluster accepts through nginx', async () => {
     const token = (
-      await cluster.project.compose(
+      await cluster.project.docker(
         'exec',
-        '-T',
-        'node1',
+        nodes[0] as string,
         'node',
         'dist/cli/token.js',
         '--sub',
@@ -189,7 +188,7 @@ describe('docker compose up', () => {
     const admin = `Bearer ${await composeToken({ sub: 'operator', admin: true })}`;
     const metrics = await fetch(`${url}/metrics`, { headers: { authorization: admin } });
     expect(metrics.status).toBe(200);
-    expect(await metrics.text()).toMatch(/^push_redis_up\{node="node\d"\} 1$/m);
+    expect(await metrics.text()).toMatch(/^push_redis_up\{node="[0-9a-f]{12}"\} 1$/m);
     const overview = await waitFor(
       async () => {
         const response = await fetch(`${url}/api/cluster`, { headers: { authorization: admin } });
@@ -199,13 +198,13 @@ describe('docker compose up', () => {
       { what: 'the three nodes in the overview' },
     );
     expect(overview).toMatchObject({ partial: false, totals: { nodes: 3 } });
-    expect(overview.nodes.map((node) => node.node)).toEqual(['node1', 'node2', 'node3']);
+    expect(overview.nodes.map((node) => node.node)).toEqual(nodes);
 
     const scrape =
       "fetch('http://127.0.0.1:9100/metrics').then(async (r) => { process.stdout.write(await r.text()); process.exit(r.ok ? 0 : 1); })";
-    const text = await cluster.project.compose('exec', '-T', 'node2', 'node', '-e', scrape);
-    expect(text).toMatch(/^push_redis_up\{node="node2"\} 1$/m);
-    expect(text).toMatch(/^nodejs_eventloop_lag_seconds\{node="node2"\} /m);
+    const text = await cluster.project.docker('exec', nodes[1] as string, 'node', '-e', scrape);
+    expect(text).toMatch(new RegExp(`^push_redis_up\\{node="${nodes[1]}"\\} 1$`, 'm'));
+    expect(text).toMatch(new RegExp(`^nodejs_eventloop_lag_seconds\\{node="${nodes[1]}"\\} `, 'm'));
   });
 
   it('answers in JSON when nginx itself refuses: a body over its limit, no node reachable', async () => {
@@ -216,7 +215,7 @@ describe('docker compose up', () => {
     expect(await tooLarge.json()).toMatchObject({ error: { code: 'payload_too_large' } });
 
     // Last in this file: every node goes away.
-    await cluster.project.compose('stop', '-t', '10', 'node1', 'node2', 'node3');
+    await cluster.project.compose('stop', '-t', '10', 'node');
     const noNode = await postPublish(url, COMPOSE_DEFAULT_API_KEY, { data: 1 });
     expect(noNode.status).toBe(503);
     expect(noNode.headers.get('retry-after')).toBe('1');

@@ -35,10 +35,21 @@ afterEach(() => {
 
 /**
  * Starts `script` (the entry point by default) in Node.js with tsx's loader, flags first. The
- * process is node itself (no tsx wrapper), so signals reach it directly.
+ * process is node itself (no tsx wrapper), so signals reach it directly. With `descriptorLimit`,
+ * under that open-file limit (soft and hard: Node.js cannot raise it).
  */
-function startMain(env: Record<string, string>, flags: string[] = [], script: string[] = [MAIN]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...flags, ...script], {
+function startMain(
+  env: Record<string, string>,
+  flags: string[] = [],
+  script: string[] = [MAIN],
+  descriptorLimit?: number,
+) {
+  const node = [process.execPath, '--import', 'tsx', ...flags, ...script];
+  const [command, args] =
+    descriptorLimit === undefined
+      ? [process.execPath, node.slice(1)]
+      : ['sh', ['-c', `ulimit -n ${descriptorLimit} && exec "$@"`, 'sh', ...node]];
+  const child = spawn(command as string, args as string[], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -75,6 +86,38 @@ describe('the node entry point', () => {
       expect.stringMatching(/^config error: PORT: .*\(got "eighty"\)$/),
       expect.stringMatching(/^config error: REDIS_URL: /),
       expect.stringMatching(/^config error: MAX_PAYLOAD_BYTES: .*\(got "-5"\)$/),
+    ]);
+  });
+
+  it('checks MAX_CONNECTIONS against its file-descriptor limit before it listens', async () => {
+    // Under a limit of 600 descriptors (soft and hard, so that Node cannot raise it).
+    const lowLimit = (env: Record<string, string>) => startMain(env, [], [MAIN], 600);
+    const explicit = lowLimit({ PORT: '0', MAX_CONNECTIONS: '1000' });
+    const [code] = await explicit.exited;
+    expect(code).toBe(1);
+    expect(explicit.stderr()).toMatch(
+      /^config error: MAX_CONNECTIONS=1000 needs 1256 file descriptors .* may open 600: .*set MAX_CONNECTIONS to at most 344\n$/,
+    );
+
+    const port = await freePort();
+    const defaulted = lowLimit({ PORT: String(port), NODE_ID: 'low-limit' });
+    await waitFor(
+      async () =>
+        (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true,
+      {
+        what: 'node ready',
+      },
+    );
+    expect(
+      logLines(defaulted).filter(
+        (line) => line.level === 'warn' && /^MAX_CONNECTIONS lowered/.test(String(line.msg)),
+      ),
+    ).toEqual([
+      expect.objectContaining({
+        msg: expect.stringMatching(
+          /from its default 10000 to 344: this process may open only 600 files/,
+        ),
+      }),
     ]);
   });
 

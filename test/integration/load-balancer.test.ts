@@ -1,24 +1,30 @@
+import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../bench/shared/repo-root.js';
+import { waitFor } from '../support/wait.js';
+
+const run = promisify(execFile);
 
 /**
- * The repository's nginx config in front of a stand-in node on node1's Unix socket (node2 and
- * node3 are absent): what nginx answers when a node fails a request, told apart by whether the
- * request reached it.
+ * The repository's nginx config and its start script (nginx/push-nginx.sh) in front of stand-in
+ * nodes on Unix sockets in the shared directory: how sessions are routed and nodes found, and
+ * what nginx answers when a node fails a request, told apart by whether the request reached it.
  */
 let sockets: string;
 let nginx: StartedTestContainer;
 let url: string;
 let standIn: Server | undefined;
+const others: Server[] = [];
 
 /** A node that answers health checks and reads a publish, then dies before answering it. */
-async function startStandIn(): Promise<Server> {
-  const server = createServer((req, res) => {
+function failingNode(): Server {
+  return createServer((req, res) => {
     if (req.method === 'POST') {
       req.resume();
       req.on('end', () => req.socket.destroy());
@@ -28,13 +34,26 @@ async function startStandIn(): Promise<Server> {
       req.socket.destroy();
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    res.writeHead(200, { 'x-node-id': 'node1', 'content-type': 'application/json' }).end('{}');
   });
-  const path = join(sockets, 'node1.sock');
+}
+
+/** A node that answers everything with its id and the request's URL. */
+function answeringNode(id: string): Server {
+  return createServer((req, res) => {
+    res.writeHead(200, { 'x-node-id': id, 'content-type': 'text/plain' }).end(`${id} ${req.url}`);
+  });
+}
+
+/** Listens on `<sockets>/<id>.sock`, where a node with that NODE_ID listens (docker-compose.yml). */
+async function listenAs(id: string, server: Server): Promise<Server> {
+  const path = join(sockets, `${id}.sock`);
   await new Promise<void>((resolve) => server.listen(path, resolve));
   await chmod(path, 0o666);
   return server;
 }
+
+const startStandIn = () => listenAs('node1', failingNode());
 
 const stopStandIn = () =>
   new Promise<void>((resolve) => {
@@ -62,8 +81,11 @@ beforeAll(async () => {
         source: join(REPO_ROOT, 'nginx', 'push-cluster.conf'),
         target: '/etc/nginx/conf.d/default.conf',
       },
+      { source: join(REPO_ROOT, 'nginx', 'push-nginx.sh'), target: '/etc/nginx/push-nginx.sh' },
     ])
     .withBindMounts([{ source: sockets, target: '/run/push', mode: 'rw' }])
+    .withEnvironment({ PUSH_NODE_SOCKETS: '/run/push' })
+    .withCommand(['sh', '/etc/nginx/push-nginx.sh', 'run'])
     .withExposedPorts(80)
     .withWaitStrategy(Wait.forHttp('/healthz', 80).forStatusCode(200))
     .start();
@@ -72,6 +94,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopStandIn();
+  for (const server of others) server.close();
   await nginx?.stop();
   if (sockets !== undefined) await rm(sockets, { recursive: true, force: true });
 });
@@ -97,5 +120,70 @@ describe('nginx, when a node fails a request', () => {
     const response = await publish();
     expect(response.status).toBe(503);
     expect(await response.json()).toMatchObject({ error: { code: 'unavailable' } });
+  });
+});
+
+describe('nginx, finding nodes and routing sessions', () => {
+  it('balances over a node that appears, within seconds, and routes its sessions to it', async () => {
+    others.push(await listenAs('a1b2c3d4e5f6', answeringNode('a1b2c3d4e5f6')));
+    // The start script sees the new socket and reloads nginx (PUSH_WATCH_SECONDS, 2 s).
+    await waitFor(
+      async () => (await fetch(`${url}/healthz`)).headers.get('x-node-id') === 'a1b2c3d4e5f6',
+      { timeoutMs: 20_000, intervalMs: 100, what: 'the new node balanced to' },
+    );
+    const session = await fetch(`${url}/socket.io/?EIO=4&transport=polling&sid=a1b2c3d4e5f6.Xa9`);
+    expect(await session.text()).toBe(
+      'a1b2c3d4e5f6 /socket.io/?EIO=4&transport=polling&sid=a1b2c3d4e5f6.Xa9',
+    );
+  });
+
+  it('answers a session of a node that is not there 503 unavailable; a malformed id is balanced', async () => {
+    const gone = await fetch(`${url}/socket.io/?EIO=4&transport=polling&sid=gone.Xa9`);
+    expect(gone.status).toBe(503);
+    expect(await gone.json()).toMatchObject({ error: { code: 'unavailable' } });
+    // Not a session id of any node (a real node answers it "Session ID unknown"): never a path,
+    // but balanced, here to the one node left.
+    for (const sid of ['..%2Fetc.Xa9', 'a1b2c3d4e5f6%2F..%2Fnode1.Xa9', 'x.y.z%00.Xa9']) {
+      const response = await fetch(`${url}/socket.io/?EIO=4&transport=polling&sid=${sid}`);
+      expect(response.headers.get('x-node-id'), sid).toBe('a1b2c3d4e5f6');
+    }
+  });
+
+  it('drops a node that is gone from the balancing', async () => {
+    const node = others.pop();
+    await new Promise<void>((resolve) => node?.close(() => resolve()));
+    await waitFor(
+      async () => {
+        const seen = new Set<string | null>();
+        for (let i = 0; i < 6; i++)
+          seen.add((await fetch(`${url}/healthz`)).headers.get('x-node-id'));
+        return !seen.has('a1b2c3d4e5f6');
+      },
+      { timeoutMs: 20_000, intervalMs: 100, what: 'the node gone from the balancing' },
+    );
+  });
+
+  it('refuses to start nginx when its descriptor limit cannot hold PUSH_MAX_CLIENTS', async () => {
+    const started = await run('docker', [
+      'run',
+      '--rm',
+      '-e',
+      'PUSH_NODE_SOCKETS=/run/push',
+      '-e',
+      'PUSH_MAX_CLIENTS=10000000',
+      '-v',
+      `${join(REPO_ROOT, 'nginx', 'push-nginx.sh')}:/etc/nginx/push-nginx.sh:ro`,
+      'nginx:stable-bookworm',
+      'sh',
+      '/etc/nginx/push-nginx.sh',
+      'run',
+    ]).then(
+      () => undefined,
+      (error: unknown) => error as { code: number; stderr: string },
+    );
+    expect(started?.code).toBe(1);
+    expect(started?.stderr).toMatch(
+      /^push-nginx: PUSH_MAX_CLIENTS=10000000 over \d+ worker\(s\) needs \d+ file descriptors per nginx worker, but this container allows \d+ \(ulimit -Hn\)/,
+    );
   });
 });

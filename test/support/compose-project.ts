@@ -17,6 +17,7 @@ const COMPOSE_VARIABLES = [
   'LOG_LEVEL',
   'HTTP_PORT',
   'CORS_ORIGINS',
+  'MAX_CLIENTS',
 ];
 
 /** A `docker compose` project on the repository's own docker-compose.yml (and overrides). */
@@ -50,9 +51,32 @@ export class ComposeProject {
     return stdout;
   }
 
-  /** `up -d --build`: builds the image from the Dockerfile and starts every service. */
-  up(): Promise<string> {
-    return this.compose('up', '-d', '--build');
+  /**
+   * The push nodes (the `node` service's containers) by their NODE_ID, sorted. A node takes its
+   * container's hostname, the container's short id, as NODE_ID; `docker` accepts that id.
+   */
+  async nodeIds(): Promise<string[]> {
+    const ids = await this.compose('ps', '-q', 'node');
+    return ids
+      .split('\n')
+      .filter((id) => id !== '')
+      .map((id) => id.slice(0, 12))
+      .sort();
+  }
+
+  /** Runs `docker <args>` (on a node's container: its NODE_ID names it). */
+  async docker(...args: string[]): Promise<string> {
+    const { stdout } = await run('docker', args, { env: this.env, maxBuffer: 64 * 1024 * 1024 });
+    return stdout;
+  }
+
+  /**
+   * `up -d --build`: builds the image from the Dockerfile and starts every service, with
+   * `nodes` push nodes (`--scale node=N`) if given, else the compose file's number.
+   */
+  up(nodes?: number): Promise<string> {
+    const scale = nodes === undefined ? [] : ['--scale', `node=${nodes}`];
+    return this.compose('up', '-d', '--build', ...scale);
   }
 
   /** `down -v`: removes containers, networks and volumes; never throws (used in cleanup). */
@@ -79,13 +103,14 @@ export interface ComposeCluster {
 /**
  * `docker compose up -d --build` on the repository's compose file (with `files`, those: e.g. the
  * base file and an override), with its defaults (and `env`, variables it reads) and
- * `HTTP_PORT` moved to a free port, under a unique project name; resolves once nginx answers
- * `/healthz`. On failure everything is taken down again.
+ * `HTTP_PORT` moved to a free port, under a unique project name, with `nodes` push nodes if
+ * given; resolves once nginx answers `/healthz`. On failure everything is taken down again.
  */
 export async function startComposeCluster(
   prefix: string,
   files: readonly string[] = [],
   env: Record<string, string> = {},
+  nodes?: number,
 ): Promise<ComposeCluster> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -95,7 +120,7 @@ export async function startComposeCluster(
     files,
   );
   try {
-    await project.up();
+    await project.up(nodes);
     await waitFor(
       async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200,
       { timeoutMs: 120_000, intervalMs: 500, what: `nginx on ${url}` },

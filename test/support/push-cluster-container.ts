@@ -19,7 +19,7 @@ import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
 
-/** The node ids the repository's nginx config routes to. */
+/** The node ids of the cluster's three nodes. */
 export const NODE_IDS = ['node1', 'node2', 'node3'] as const;
 /** One of {@link NODE_IDS}. */
 export type NodeId = (typeof NODE_IDS)[number];
@@ -28,6 +28,8 @@ const IMAGE = 'push-cluster:test';
 const NODE_PORT = 3000;
 /** Where nodes put their LISTEN_SOCKET and nginx finds it (nginx/push-cluster.conf). */
 const SOCKET_DIR = '/run/push';
+/** Where the nginx container runs nginx/push-nginx.sh from (as docker-compose.yml mounts it). */
+const NGINX_SCRIPT = '/etc/nginx/push-nginx.sh';
 let imageBuilt: Promise<string> | undefined;
 
 /** Builds the repository's Dockerfile once per test process; resolves with the image name. */
@@ -174,9 +176,13 @@ export class PushClusterContainer {
         .withNetworkMode('host')
         .withCopyFilesToContainer([
           { source: join(REPO_ROOT, 'nginx', 'nginx.conf'), target: '/etc/nginx/nginx.conf' },
+          { source: join(REPO_ROOT, 'nginx', 'push-nginx.sh'), target: NGINX_SCRIPT },
         ])
         .withCopyContentToContainer([{ content: site, target: '/etc/nginx/conf.d/default.conf' }])
         .withBindMounts([socketMount])
+        // As in docker-compose.yml: the script finds the nodes' sockets and runs nginx.
+        .withEnvironment({ PUSH_NODE_SOCKETS: SOCKET_DIR })
+        .withCommand(['sh', NGINX_SCRIPT, 'run'])
         .start();
       containers.push(nginx);
       const nginxUrl = `http://127.0.0.1:${nginxPort}`;

@@ -82,6 +82,23 @@ describe('loadConfig', () => {
     });
   });
 
+  it('puts the node id into LISTEN_SOCKET where it says {nodeId}, and checks the path it makes', () => {
+    expect(
+      configOf({ NODE_ID: 'a1b2c3d4e5f6', LISTEN_SOCKET: '/run/push/{nodeId}.sock' }),
+    ).toMatchObject({
+      nodeId: 'a1b2c3d4e5f6',
+      listenSocket: '/run/push/a1b2c3d4e5f6.sock',
+    });
+    const long = loadConfig({
+      NODE_ID: 'n'.repeat(64),
+      LISTEN_SOCKET: `/run/${'p'.repeat(40)}/{nodeId}.sock`,
+    });
+    expect(long).toEqual({
+      ok: false,
+      problems: [expect.stringMatching(/^LISTEN_SOCKET: ".*n{64}\.sock" is longer than \d+ bytes/)],
+    });
+  });
+
   it('reads every variable', () => {
     const result = loadConfig({
       PORT: '8081',

@@ -1,26 +1,37 @@
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../bench/shared/repo-root.js';
 import { createSessionIdGenerator, nodeIdOfSession } from '../../src/cluster/session-id.js';
 
+const run = promisify(execFile);
 const nginxConf = readFileSync(join(REPO_ROOT, 'nginx', 'push-cluster.conf'), 'utf8');
 const compose = readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8');
 
 /**
- * nginx's `map $arg_sid $push_upstream { … }` as nginx reads it: each line a source and a value;
- * a source starting with `~` is a regular expression, tried in order; `default` when none
- * matches. The patterns are taken from the file as written, whatever they look like.
+ * nginx's `map $arg_sid $push_upstream { … }` as nginx reads it: each line a source and a value
+ * (either quoted or not); a source starting with `~` is a regular expression, tried in order, its
+ * named captures substituted into the value; `default` when none matches. The patterns are taken
+ * from the file as rendered, whatever they look like.
  */
 function readSidMap(conf: string): (sid: string) => string {
-  const block = /map \$arg_sid \$push_upstream \{([^}]*)\}/.exec(conf)?.[1];
+  const block = /map \$arg_sid \$push_upstream \{\n([\s\S]*?)\n\}/.exec(conf)?.[1];
   if (block === undefined) throw new Error('no "map $arg_sid $push_upstream" block');
   const entries = block
     .split('\n')
     .map((line) => line.replace(/#.*/, '').trim())
     .filter((line) => line !== '')
     .map((line) => {
-      const [source, value] = line.replace(/;$/, '').split(/\s+/);
+      const [source, value] = line
+        .replace(/;$/, '')
+        .split(/\s+/)
+        .map((part) => part.replace(/^"(.*)"$/, '$1'));
       if (source === undefined || value === undefined) throw new Error(`bad map line: ${line}`);
       return { source, value };
     });
@@ -28,7 +39,16 @@ function readSidMap(conf: string): (sid: string) => string {
   const regexes = entries
     .filter((entry) => entry.source.startsWith('~'))
     .map((entry) => ({ pattern: new RegExp(entry.source.slice(1)), value: entry.value }));
-  return (sid) => regexes.find(({ pattern }) => pattern.test(sid))?.value ?? fallback ?? '';
+  return (sid) => {
+    for (const { pattern, value } of regexes) {
+      const match = pattern.exec(sid);
+      // nginx substitutes the regex's named captures ($name) into the value.
+      if (match !== null) {
+        return value.replace(/\$(\w+)/g, (_, name: string) => match.groups?.[name] ?? '');
+      }
+    }
+    return fallback ?? '';
+  };
 }
 
 /** The servers of `upstream name { … }`. */
@@ -37,10 +57,12 @@ function serversOf(conf: string, name: string): string[] {
   return [...block.matchAll(/server\s+(\S+?)[;\s]/g)].map(([, address]) => address as string);
 }
 
-/** The nodes of docker-compose.yml with their NODE_ID and LISTEN_SOCKET. */
-const composeNodes = [...compose.matchAll(/NODE_ID:\s*(\S+)\s+LISTEN_SOCKET:\s*(\S+)/g)].map(
-  ([, id, socket]) => ({ id: id as string, socket: socket as string }),
-);
+/** A value of docker-compose.yml (`KEY: value`, the first one). */
+function composeValue(key: string): string {
+  const value = new RegExp(`^\\s*${key}:\\s*(\\S+)`, 'm').exec(compose)?.[1];
+  if (value === undefined) throw new Error(`docker-compose.yml sets no ${key}`);
+  return value;
+}
 
 describe('session ids', () => {
   it('start with the node id and a dot, followed by 20 URL-safe random characters', () => {
@@ -60,23 +82,51 @@ describe('session ids', () => {
   });
 });
 
-describe('nginx routing map', () => {
-  const route = readSidMap(nginxConf);
+describe('nginx routing map, as rendered for the compose file', () => {
+  // Node ids as compose gives them (a container's short id) and as a user may set them.
+  const ids = ['5dedc04a874a', 'node2', 'eu.node-1'];
+  let dir: string;
+  let nodesConf: string;
+  let route: (sid: string) => string;
 
-  it('sends the sessions of each compose node to an upstream holding only that node', () => {
-    expect(composeNodes.map(({ id }) => id)).toEqual(['node1', 'node2', 'node3']);
-    for (const { id, socket } of composeNodes) {
-      const upstream = route(createSessionIdGenerator(id)());
-      expect(serversOf(nginxConf, upstream), `${id} → ${upstream}`).toEqual([`unix:${socket}`]);
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'push-routing-'));
+    const sockets = join(dir, 'sockets');
+    await mkdir(sockets);
+    // Each node listens where the compose file tells it to, with the socket directory moved.
+    const template = composeValue('LISTEN_SOCKET');
+    const socketDir = composeValue('PUSH_NODE_SOCKETS');
+    expect(template).toBe(`${socketDir}/{nodeId}.sock`);
+    const servers = ids.map((id) =>
+      createServer().listen(template.replace(socketDir, sockets).replace('{nodeId}', id)),
+    );
+    await Promise.all(servers.map((server) => once(server, 'listening')));
+    await run('sh', [join(REPO_ROOT, 'nginx', 'push-nginx.sh'), 'render'], {
+      env: { ...process.env, PUSH_NGINX_GENERATED: dir, PUSH_NODE_SOCKETS: sockets },
+    });
+    for (const server of servers) server.close();
+    nodesConf = (await readFile(join(dir, 'nodes.conf'), 'utf8')).replaceAll(sockets, socketDir);
+    route = readSidMap(nodesConf);
+    expect(nginxConf).toContain('include /etc/nginx/push/nodes.conf;');
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("sends each node's sessions to that node's socket", () => {
+    for (const id of ids) {
+      expect(route(createSessionIdGenerator(id)()), id).toBe(`unix:/run/push/${id}.sock:`);
     }
   });
 
-  it('balances everything else over every node', () => {
+  it('balances everything else over every node, and never lets a session id name a path', () => {
     const balanced = route('');
-    expect(serversOf(nginxConf, balanced).sort()).toEqual(
-      composeNodes.map(({ socket }) => `unix:${socket}`).sort(),
+    expect(balanced).toBe('push_nodes');
+    expect(serversOf(nodesConf, balanced).sort()).toEqual(
+      ids.map((id) => `unix:/run/push/${id}.sock`).sort(),
     );
-    for (const sid of ['plainBase64Id', createSessionIdGenerator('node10')(), 'xnode1.abc']) {
+    for (const sid of ['plainBase64Id', '../etc/x.abc', 'a/b.abc', 'node1.abc/def', '.abc']) {
       expect(route(sid), sid).toBe(balanced);
     }
   });
