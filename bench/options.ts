@@ -7,7 +7,7 @@ export const TARGET_NAMES = ['cluster', 'cluster-no-history', 'single', 'ws-raw'
 /** Targets that run only some workloads: the history comparison needs only these two. */
 export const TARGET_WORKLOADS: Readonly<Record<string, readonly string[]>> = {
   'cluster-no-history': ['fanout', 'saturation'],
-  single: ['idle', 'connect', 'fanout', 'auth', 'saturation', 'rooms'],
+  single: ['idle', 'connect', 'fanout', 'auth', 'saturation', 'rooms', 'crowd'],
   'ws-raw': ['idle', 'connect', 'fanout', 'auth', 'saturation', 'rooms'],
 };
 /** Every workload. */
@@ -19,6 +19,7 @@ export const WORKLOAD_NAMES = [
   'saturation',
   'rooms',
   'storm',
+  'crowd',
 ] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
 const CLIENT_KINDS = ['raw', 'socket.io-client'] as const;
@@ -43,6 +44,8 @@ export interface BenchOptions {
   rooms: number;
   /** Rooms publish rate, msgs/s. */
   roomRate: number;
+  /** Clients of the crowd workload (connected and held, 1 msg/s each). */
+  crowd: number;
   /** Idle connections for the memory workload. */
   idle: number;
   /** Warm-up connections per server process, opened before the idle ones are measured. */
@@ -73,6 +76,8 @@ const USAGE = `npm run bench -- [options]
   --warmup <s>         fanout seconds at the same rate before the timed run (default 2)
   --rooms <n>          rooms of 2-10 members (default 500)
   --room-rate <n>      rooms msgs/s (default 200)
+  --crowd <n>          clients of the crowd workload: connected through nginx, held, 1 msg/s
+                       each for --duration seconds (default 10000)
   --idle <n>           idle connections for memory (default 1000)
   --idle-warmup <n>    connections per server process opened first and not measured
                        (default 1000: a node's first connections also grow its heap once)
@@ -136,6 +141,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       warmup: { type: 'string' },
       rooms: { type: 'string' },
       'room-rate': { type: 'string' },
+      crowd: { type: 'string' },
       idle: { type: 'string' },
       'idle-warmup': { type: 'string' },
       'step-duration': { type: 'string' },
@@ -163,6 +169,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     warmup: nonNegative('warmup', values.warmup, quick ? 1 : 2),
     rooms: positive('rooms', values.rooms, quick ? 40 : 500),
     roomRate: positive('room-rate', values['room-rate'], quick ? 50 : 200),
+    crowd: Math.round(positive('crowd', values.crowd, quick ? 500 : 10_000)),
     idle: positive('idle', values.idle, quick ? 100 : 1000),
     idleWarmup: nonNegative('idle-warmup', values['idle-warmup'], quick ? 20 : 1000),
     stepDuration: positive('step-duration', values['step-duration'], quick ? 1 : 3),

@@ -26,6 +26,7 @@ import { urlTarget } from './targets/url-target.js';
 import { startWsRawTarget } from './targets/ws-raw-target.js';
 import { authCost } from './workloads/auth-cost.js';
 import { connect } from './workloads/connect.js';
+import { crowd } from './workloads/crowd.js';
 import { fanout } from './workloads/fanout.js';
 import { idleMemory } from './workloads/idle-memory.js';
 import { rooms } from './workloads/rooms.js';
@@ -63,6 +64,9 @@ async function runWorkload(name: WorkloadName, context: WorkloadContext, results
       break;
     case 'storm':
       results.storm = (await storm(context)) ?? null;
+      break;
+    case 'crowd':
+      results.crowd = await crowd(context);
       break;
   }
 }

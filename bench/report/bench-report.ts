@@ -1,6 +1,7 @@
 import type { BenchOptions } from '../options.js';
 import type { AuthCostResult } from '../workloads/auth-cost.js';
 import type { ConnectBurst } from '../workloads/connect.js';
+import type { CrowdResult } from '../workloads/crowd.js';
 import type { FanoutResult } from '../workloads/fanout.js';
 import type { IdleMemoryResult } from '../workloads/idle-memory.js';
 import type { RoomsResult } from '../workloads/rooms.js';
@@ -22,6 +23,7 @@ export interface TargetResults {
   rooms?: RoomsResult | null;
   /** `null`: the benchmark cannot kill the target's servers. */
   storm?: StormResult | null;
+  crowd?: CrowdResult;
   /** Set when the target failed to start or a workload failed. */
   error?: string;
 }
@@ -87,6 +89,7 @@ export function problems(targets: TargetResults[]): string[] {
       ['guest fanout warm-up', t.auth?.guestFanout.warmup ?? undefined],
       ['guest fanout', t.auth?.guestFanout],
       ['rooms', t.rooms ?? undefined],
+      ['crowd', t.crowd?.fanout ?? undefined],
     ] as const) {
       if (m === undefined) continue;
       if (m.lost > 0) found.push(`${t.name} ${name}: ${m.lost} deliveries lost`);
@@ -110,6 +113,11 @@ export function problems(targets: TargetResults[]): string[] {
           `${t.name} storm: ${stormed.clients - stormed.reconnected} clients not back (failed attempts: ${why || 'none'})`,
         );
       }
+    }
+    if (t.crowd !== undefined && t.crowd.refused > 0) {
+      found.push(
+        `${t.name} crowd: ${t.crowd.refused} of ${t.crowd.clients} clients refused, the first after ${t.crowd.firstRefusalAfter} connected (${t.crowd.firstError})`,
+      );
     }
     for (const [name, burst] of [
       ['connect', t.connect],

@@ -187,6 +187,31 @@ export function markdownTable(report: BenchReport): string {
             ? `${t.storm.lost} / ${t.storm.duplicated} / ${t.storm.notRecovered}`
             : dash,
     ],
+    [
+      'crowd',
+      `${options.crowd} clients connected and held: connected / refused (first refusal after)`,
+      (t) =>
+        t.crowd
+          ? `${num(t.crowd.connected)} / ${num(t.crowd.refused)}${t.crowd.firstRefusalAfter === null ? '' : ` (${num(t.crowd.firstRefusalAfter)})`}`
+          : dash,
+    ],
+    ['', 'connects/s', (t) => num(t.crowd?.connectsPerSec)],
+    [
+      '',
+      'resident memory per connection KB: nodes / nginx',
+      (t) =>
+        t.crowd
+          ? `${num(t.crowd.nodesPerConnectionKB)} / ${t.crowd.nginxMiB === null ? 'n/a' : num(t.crowd.nginxPerConnectionKB)}`
+          : dash,
+    ],
+    [
+      '',
+      `1 msg/s to every client for ${options.duration} s: delivered msgs/s; p50 / p99 ms; lost`,
+      (t) =>
+        t.crowd?.fanout
+          ? `${num(t.crowd.fanout.deliveredPerSec)}; ${num(t.crowd.fanout.latency.p50)} / ${num(t.crowd.fanout.latency.p99)}; ${t.crowd.fanout.lost}`
+          : dash,
+    ],
   ];
   const ratioColumns = [...new Set(report.ratios.map((r) => r.over))];
   const header = [

@@ -100,6 +100,9 @@ describe('benchmark harness', () => {
     expect(parseOptions(['--idle-warmup', '0'])).toMatchObject({ idleWarmup: 0 });
     const quick = parseOptions(['--quick']);
     expect(quick).toMatchObject({ quick: true, clients: 100, idleWarmup: 20, client: 'raw' });
+    expect(parseOptions([])).toMatchObject({ crowd: 10_000 });
+    expect(quick).toMatchObject({ crowd: 500 });
+    expect(() => parseOptions(['--crowd', '0'])).toThrow(/--crowd must be a positive number/);
     expect(parseOptions(['--client', 'socket.io-client'])).toMatchObject({
       client: 'socket.io-client',
     });
@@ -119,6 +122,23 @@ describe('benchmark harness', () => {
       'cluster fanout: 1 deliveries lost',
       'cluster fanout: 2 misdelivered',
     ]);
+  });
+
+  it('fails a run in which the crowd was refused, saying how far it got', () => {
+    const crowd = {
+      clients: 10_000,
+      connected: 9_977,
+      refused: 23,
+      firstRefusalAfter: 9_500,
+      firstError: 'ECONNRESET',
+      fanout: null,
+    } as unknown as NonNullable<Parameters<typeof problems>[0][number]['crowd']>;
+    expect(problems([{ name: 'cluster', description: '', crowd }])).toEqual([
+      'cluster crowd: 23 of 10000 clients refused, the first after 9500 connected (ECONNRESET)',
+    ]);
+    expect(
+      problems([{ name: 'cluster', description: '', crowd: { ...crowd, refused: 0 } }]),
+    ).toEqual([]);
   });
 
   it('starts a server again on a fresh port when its port was taken before it listened', async () => {

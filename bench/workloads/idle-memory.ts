@@ -40,7 +40,7 @@ export interface IdleMemoryResult {
 }
 
 /** Each server's RSS, read right after a full garbage collection in it (when it has an inspector). */
-async function rssOf(context: WorkloadContext): Promise<number[]> {
+export async function rssOf(context: WorkloadContext): Promise<number[]> {
   return Promise.all(
     context.target.servers.map(async (server) => {
       if (server.inspectorPort !== undefined) await collectGarbage(server.inspectorPort);
