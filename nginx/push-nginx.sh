@@ -128,8 +128,6 @@ map \$arg_sid \$push_upstream {
 }
 
 upstream push_nodes {
-    # Counted across workers (each sees only its share of the connections).
-    zone push_nodes 256k;
     least_conn;
 EOF
     if [ -z "$servers" ]; then
