@@ -119,6 +119,9 @@ export function problems(targets: TargetResults[]): string[] {
         `${t.name} crowd: ${t.crowd.refused} of ${t.crowd.clients} clients refused, the first after ${t.crowd.firstRefusalAfter} connected (${t.crowd.firstError})`,
       );
     }
+    if (t.crowd?.fanoutError != null) {
+      found.push(`${t.name} crowd: the fanout failed (${t.crowd.fanoutError})`);
+    }
     for (const [name, burst] of [
       ['connect', t.connect],
       ['token connect', t.auth?.tokenConnect],
