@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `push-cluster <command>`: publish, read a room's history or presence, show the cluster, sign a
- * development token. In the image: `docker compose exec node1 node dist/cli/push-cluster.js …`;
+ * development token. In the image: `docker compose exec node node dist/cli/push-cluster.js …`;
  * from the repository: `npm run cli -- …`. `push-cluster --help` lists the commands.
  */
 import { runCli } from './run-cli.js';
