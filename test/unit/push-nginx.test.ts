@@ -106,6 +106,9 @@ describe('push-nginx.sh limits', () => {
 });
 
 describe('push-nginx.sh node list', () => {
+  /** Limits any machine holds (the node list is under test here, not the limits). */
+  const SMALL = { PUSH_MAX_CLIENTS: '100', PUSH_NGINX_WORKERS: '1' };
+
   /** nginx's own check of the rendered files in the project's config (as the benchmark runs it). */
   async function nginxAccepts(): Promise<void> {
     const site = join(dir, 'site.conf');
@@ -116,7 +119,7 @@ describe('push-nginx.sh node list', () => {
   }
 
   it('with no node yet: an upstream nginx accepts, which answers unavailable', async () => {
-    await render({ PUSH_NODE_SOCKETS: join(dir, 'none') });
+    await render({ ...SMALL, PUSH_NODE_SOCKETS: join(dir, 'none') });
     const nodes = await readFile(join(dir, 'nodes.conf'), 'utf8');
     expect(nodes).toMatch(/upstream push_nodes \{[^}]*server 127\.0\.0\.1:9 down;/);
     await nginxAccepts();
@@ -124,6 +127,7 @@ describe('push-nginx.sh node list', () => {
 
   it('found by DNS: every address of the name, sessions routed by <node id>.<domain>', async () => {
     await render({
+      ...SMALL,
       PUSH_NODE_DNS: 'localhost',
       PUSH_NODE_PORT: '3001',
       PUSH_SESSION_DOMAIN: 'push-node.push.svc.cluster.local',

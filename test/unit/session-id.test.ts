@@ -102,7 +102,14 @@ describe('nginx routing map, as rendered for the compose file', () => {
     );
     await Promise.all(servers.map((server) => once(server, 'listening')));
     await run('sh', [join(REPO_ROOT, 'nginx', 'push-nginx.sh'), 'render'], {
-      env: { ...process.env, PUSH_NGINX_GENERATED: dir, PUSH_NODE_SOCKETS: sockets },
+      env: {
+        ...process.env,
+        PUSH_NGINX_GENERATED: dir,
+        PUSH_NODE_SOCKETS: sockets,
+        // Limits any machine holds: the routing map is under test here.
+        PUSH_MAX_CLIENTS: '100',
+        PUSH_NGINX_WORKERS: '1',
+      },
     });
     for (const server of servers) server.close();
     nodesConf = (await readFile(join(dir, 'nodes.conf'), 'utf8')).replaceAll(sockets, socketDir);
