@@ -39,6 +39,8 @@ let volumesDir: string | undefined;
 let url: string;
 let apiKey: string;
 let nginxLog = '';
+/** Starts the node pod `name` (its container, under its kube-dns names). */
+let startNode: (name: string) => Promise<void>;
 const clients: TestClient[] = [];
 /** Disconnects seen per client, by socket id at connect. */
 const disconnects = new Map<TestClient, string[]>();
@@ -87,17 +89,15 @@ beforeAll(async () => {
     .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'));
   containers.set('redis', await redis.start());
 
-  await Promise.all(
-    Array.from({ length: NODES }, async (_, i) => {
-      const name = `push-node-${i}`;
-      const node = (await pod('StatefulSet', 'push-node', 'node', name))
-        .withNetwork(network as StartedNetwork)
-        .withNetworkAliases(...names('StatefulSet', 'push-node', name))
-        .withExposedPorts(3000)
-        .withWaitStrategy(Wait.forHttp('/readyz', 3000).forStatusCode(200));
-      containers.set(name, await node.start());
-    }),
-  );
+  startNode = async (name: string) => {
+    const node = (await pod('StatefulSet', 'push-node', 'node', name))
+      .withNetwork(network as StartedNetwork)
+      .withNetworkAliases(...names('StatefulSet', 'push-node', name))
+      .withExposedPorts(3000)
+      .withWaitStrategy(Wait.forHttp('/readyz', 3000).forStatusCode(200));
+    containers.set(name, await node.start());
+  };
+  await Promise.all(Array.from({ length: NODES }, (_, i) => startNode(`push-node-${i}`)));
 
   const nginx = (await pod('Deployment', 'push-nginx', 'nginx', 'push-nginx-0'))
     .withNetwork(network)
@@ -197,5 +197,31 @@ describe('nginx of deploy/kubernetes, nodes found by DNS', () => {
       what: 'the message after the stop on every client',
     });
     expect(new Set(clients.map((client) => client.node))).toEqual(new Set(nodeIds.slice(0, 2)));
+  }, 120_000);
+
+  it('keeps its last node list while the name resolves to nothing, and takes the next one found', async () => {
+    for (const client of clients.splice(0)) client.close();
+    const before = nodeList();
+    expect(before).toHaveLength(NODES - 1);
+    // Every node gone: the ready nodes' name resolves to no address (as in a DNS outage).
+    await Promise.all(
+      nodeIds.slice(0, 2).map(async (name) => {
+        await containers.get(name)?.stop({ timeout: 0 });
+        containers.delete(name);
+      }),
+    );
+    await waitFor(() => /resolves to no address; keeping the last node list/.test(nginxLog), {
+      timeoutMs: 15_000,
+      what: 'push-nginx.sh noticing the empty answer',
+    });
+    expect(nodeList()).toEqual(before);
+    // The watcher lives on: a node that appears is listed, alone.
+    await startNode('push-node-0');
+    await waitFor(() => nodeList().length === 1, {
+      timeoutMs: 20_000,
+      what: 'nginx listing the node that came back',
+    });
+    const response = await postPublish(url, apiKey, { room: 'k8s', data: 'back' });
+    expect(response.status).toBe(202);
   }, 120_000);
 });

@@ -20,6 +20,7 @@ let sockets: string;
 let nginx: StartedTestContainer;
 let url: string;
 let standIn: Server | undefined;
+let nginxLog = '';
 const others: Server[] = [];
 
 /** A node that answers health checks and reads a publish, then dies before answering it. */
@@ -86,6 +87,11 @@ beforeAll(async () => {
     .withBindMounts([{ source: sockets, target: '/run/push', mode: 'rw' }])
     .withEnvironment({ PUSH_NODE_SOCKETS: '/run/push' })
     .withCommand(['sh', '/etc/nginx/push-nginx.sh', 'run'])
+    .withLogConsumer((stream) => {
+      stream.on('data', (chunk: Buffer | string) => {
+        nginxLog += String(chunk);
+      });
+    })
     .withExposedPorts(80)
     .withWaitStrategy(Wait.forHttp('/healthz', 80).forStatusCode(200))
     .start();
@@ -124,6 +130,16 @@ describe('nginx, when a node fails a request', () => {
 });
 
 describe('nginx, finding nodes and routing sessions', () => {
+  /** The nodes nginx balanced `count` health checks to. */
+  const balancedTo = async (count = 12) => {
+    const seen = new Set<string | null>();
+    for (let i = 0; i < count; i++)
+      seen.add((await fetch(`${url}/healthz`)).headers.get('x-node-id'));
+    return seen;
+  };
+  /** Looks of the watcher (PUSH_WATCH_SECONDS, 2 s) in which a change would have been applied. */
+  const LOOKS_MS = 4 * 2_000;
+
   it('balances over a node that appears, within seconds, and routes its sessions to it', async () => {
     others.push(await listenAs('a1b2c3d4e5f6', answeringNode('a1b2c3d4e5f6')));
     // The start script sees the new socket and reloads nginx (PUSH_WATCH_SECONDS, 2 s).
@@ -152,15 +168,55 @@ describe('nginx, finding nodes and routing sessions', () => {
   it('drops a node that is gone from the balancing', async () => {
     const node = others.pop();
     await new Promise<void>((resolve) => node?.close(() => resolve()));
-    await waitFor(
-      async () => {
-        const seen = new Set<string | null>();
-        for (let i = 0; i < 6; i++)
-          seen.add((await fetch(`${url}/healthz`)).headers.get('x-node-id'));
-        return !seen.has('a1b2c3d4e5f6');
-      },
-      { timeoutMs: 20_000, intervalMs: 100, what: 'the node gone from the balancing' },
-    );
+    await waitFor(async () => !(await balancedTo(6)).has('a1b2c3d4e5f6'), {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+      what: 'the node gone from the balancing',
+    });
+  });
+
+  it('balances new sessions over ready nodes only: not one starting or draining, until it is ready', async () => {
+    others.push(await listenAs('c3', answeringNode('c3')));
+    await waitFor(async () => (await balancedTo()).has('c3'), {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+      what: 'the ready node balanced to',
+    });
+    let ready = false;
+    const starting = createServer((req, res) => {
+      const status = req.url === '/readyz' && !ready ? 503 : 200;
+      res.writeHead(status, { 'x-node-id': 'd4' }).end();
+    });
+    others.push(await listenAs('d4', starting));
+    await new Promise((resolve) => setTimeout(resolve, LOOKS_MS));
+    expect(await balancedTo()).toEqual(new Set(['c3']));
+    // Its sessions still reach it (a draining node keeps serving the ones it has).
+    const session = await fetch(`${url}/socket.io/?EIO=4&transport=polling&sid=d4.Xa9`);
+    expect(session.headers.get('x-node-id')).toBe('d4');
+    ready = true;
+    await waitFor(async () => (await balancedTo()).has('d4'), {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+      what: 'the node balanced to once ready',
+    });
+  });
+
+  it('keeps serving when nginx refuses a new node list, and applies it once nginx accepts', async () => {
+    const broken = '/etc/nginx/conf.d/zz-broken.conf';
+    await nginx.exec(['sh', '-c', `echo 'not nginx;' > ${broken}`]);
+    others.push(await listenAs('e5', answeringNode('e5')));
+    await new Promise((resolve) => setTimeout(resolve, LOOKS_MS));
+    const during = await balancedTo();
+    expect(during.has('e5')).toBe(false);
+    expect(during.has('c3')).toBe(true);
+    await nginx.exec(['rm', broken]);
+    await waitFor(async () => (await balancedTo()).has('e5'), {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+      what: 'the refused list applied once nginx accepts it',
+    });
+    // Said once, not at every look.
+    expect(nginxLog.match(/nginx refuses the new node list/g)).toHaveLength(1);
   });
 
   it('refuses to start nginx when its descriptor limit cannot hold PUSH_MAX_CLIENTS', async () => {

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -78,6 +79,20 @@ describe('push-nginx.sh limits', () => {
     },
   );
 
+  it('bounds how long workers replaced by a reload keep connections, when asked', async () => {
+    await render({ PUSH_NODE_SOCKETS: dir, PUSH_MAX_CLIENTS: '100', PUSH_NGINX_WORKERS: '1' });
+    expect(await readFile(join(dir, 'main.conf'), 'utf8')).not.toContain('worker_shutdown_timeout');
+    await render({
+      PUSH_NODE_SOCKETS: dir,
+      PUSH_MAX_CLIENTS: '100',
+      PUSH_NGINX_WORKERS: '1',
+      PUSH_WORKER_SHUTDOWN_SECONDS: '600',
+    });
+    expect(await readFile(join(dir, 'main.conf'), 'utf8')).toMatch(
+      /^worker_shutdown_timeout 600s;$/m,
+    );
+  });
+
   it('refuses to start when the descriptor limit cannot hold the clients, saying what to change', async () => {
     const stderr = await failure(
       render({ PUSH_MAX_CLIENTS: '10000', PUSH_NGINX_WORKERS: '1', PUSH_NODE_SOCKETS: dir }, 4096),
@@ -95,6 +110,13 @@ describe('push-nginx.sh limits', () => {
   it.each([
     [{ PUSH_MAX_CLIENTS: 'lots', PUSH_NODE_SOCKETS: '/run/push' }, /PUSH_MAX_CLIENTS must be/],
     [{ PUSH_MAX_CLIENTS: '0', PUSH_NODE_SOCKETS: '/run/push' }, /PUSH_MAX_CLIENTS must be/],
+    // The shell would read it as octal (8 clients), or fail on 08.
+    [{ PUSH_MAX_CLIENTS: '010', PUSH_NODE_SOCKETS: '/run/push' }, /PUSH_MAX_CLIENTS must be/],
+    [
+      { PUSH_WORKER_SHUTDOWN_SECONDS: 'soon', PUSH_NODE_SOCKETS: '/run/push' },
+      /PUSH_WORKER_SHUTDOWN_SECONDS must be/,
+    ],
+    [{ PUSH_NODE_SOCKETS: '/run/my nodes' }, /letters, digits and _ \. \/ - only/],
     [{ PUSH_NGINX_WORKERS: '-1', PUSH_NODE_SOCKETS: '/run/push' }, /PUSH_NGINX_WORKERS must be/],
     [{}, /set PUSH_NODE_SOCKETS .* or PUSH_NODE_DNS/],
     [{ PUSH_NODE_SOCKETS: '/run/push', PUSH_NODE_DNS: 'nodes' }, /not both/],
@@ -125,6 +147,62 @@ describe('push-nginx.sh node list', () => {
     await nginxAccepts();
   });
 
+  describe('from the sockets directory', () => {
+    const servers: Server[] = [];
+
+    afterEach(async () => {
+      for (const server of servers.splice(0)) {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
+
+    /** A stand-in node on `<dir>/<name>`, answering /readyz with `status`. */
+    async function node(name: string, status: number): Promise<string> {
+      const path = join(dir, name);
+      const server = createServer((_req, res) => res.writeHead(status).end());
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(path, resolve));
+      return path;
+    }
+
+    /** A socket file whose process was killed: it exists, and nothing answers on it. */
+    async function deadSocket(name: string): Promise<string> {
+      const path = join(dir, name);
+      const listenThenDie = `require('node:net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`;
+      await run(process.execPath, ['-e', listenThenDie]).catch(() => undefined);
+      return path;
+    }
+
+    /** The upstream servers of the rendered push_nodes. */
+    async function listed(): Promise<string[]> {
+      const nodes = await readFile(join(dir, 'nodes.conf'), 'utf8');
+      return [...nodes.matchAll(/^ {4}server (\S+) max_fails/gm)].map((match) => match[1] ?? '');
+    }
+
+    it('lists the ready nodes: not a dead socket file, a starting or draining node, or a stray name', async () => {
+      const ready = await node('n1.sock', 200);
+      await node('n2.sock', 503);
+      await deadSocket('n3.sock');
+      await node('not a node.sock', 200);
+      await render({ ...SMALL, PUSH_NODE_SOCKETS: dir });
+      expect(await listed()).toEqual([`unix:${ready}`]);
+      await nginxAccepts();
+    });
+
+    it('with no node ready (e.g. Redis down), every node that answers; failing that, every socket', async () => {
+      const notReady = await node('n2.sock', 503);
+      const dead = await deadSocket('n3.sock');
+      await render({ ...SMALL, PUSH_NODE_SOCKETS: dir });
+      expect(await listed()).toEqual([`unix:${notReady}`]);
+
+      await new Promise((resolve) => servers.pop()?.close(resolve));
+      // Closing a server removes its socket file: only the dead one is left.
+      await render({ ...SMALL, PUSH_NODE_SOCKETS: dir });
+      expect(await listed()).toEqual([`unix:${dead}`]);
+    });
+  });
+
   it('found by DNS: every address of the name, sessions routed by <node id>.<domain>', async () => {
     await render({
       ...SMALL,
@@ -143,5 +221,16 @@ describe('push-nginx.sh node list', () => {
     // A node id in DNS mode is one label: a dot cannot reach another domain.
     expect(nodes).toContain('(?<push_node>[A-Za-z0-9_-]{1,63})');
     await nginxAccepts();
+  });
+
+  it('found by DNS: a fully qualified session domain with its trailing dot routes the same', async () => {
+    await render({
+      ...SMALL,
+      PUSH_NODE_DNS: 'localhost.',
+      PUSH_SESSION_DOMAIN: 'push-node.push.svc.cluster.local.',
+    });
+    const nodes = await readFile(join(dir, 'nodes.conf'), 'utf8');
+    expect(nodes).toContain('server 127.0.0.1:3000 max_fails=1 fail_timeout=5s;');
+    expect(nodes).toContain('"$push_node.push-node.push.svc.cluster.local:3000"');
   });
 });
