@@ -10,11 +10,16 @@ const REFINE_STEPS = 3;
 /** One step of the ramp. */
 export interface SaturationStep extends Measurement {
   passed: boolean;
+  /** A second measurement of a rate whose first one missed the p99 goal without loss. */
+  repeat?: true;
 }
 
 /**
  * Saturation: the fanout population, from a quarter of the fanout rate, doubled each step until
- * p99 > 100 ms or loss, then bisected three times between the last passing and the first failing rate.
+ * p99 > 100 ms or loss, then bisected three times between the last passing and the first failing
+ * rate. A rate that misses the p99 goal without loss is measured once more, and fails only if
+ * that misses too: on a shared 2-vCPU VM a single pause of the machine would otherwise end the
+ * ramp at half the rate the cluster sustains. A loss is never measured again.
  */
 export interface SaturationResult {
   clients: number;
@@ -31,8 +36,8 @@ export async function saturation(context: WorkloadContext): Promise<SaturationRe
   const specs = await clientSpecs(context, options.clients, () => [ROOM]);
   return withSubscribersAndPublisher(context, specs, async (publisher) => {
     const steps: SaturationStep[] = [];
-    const step = async (rate: number): Promise<SaturationStep> => {
-      context.note(`${rate} msgs/s`);
+    const measureOnce = async (rate: number, repeat: boolean): Promise<SaturationStep> => {
+      context.note(`${rate} msgs/s${repeat ? ' (again)' : ''}`);
       const result = await measure(
         context,
         publisher,
@@ -43,9 +48,16 @@ export async function saturation(context: WorkloadContext): Promise<SaturationRe
       );
       const passed =
         result.latency.p99 <= SATURATION_P99_LIMIT_MS && result.lost === 0 && result.refused === 0;
-      const measured = { ...result, passed };
+      const measured: SaturationStep = repeat
+        ? { ...result, passed, repeat }
+        : { ...result, passed };
       steps.push(measured);
       return measured;
+    };
+    const step = async (rate: number): Promise<SaturationStep> => {
+      const first = await measureOnce(rate, false);
+      const slowOnly = !first.passed && first.lost === 0 && first.refused === 0;
+      return slowOnly ? measureOnce(rate, true) : first;
     };
 
     // Double until a step fails…
