@@ -4,7 +4,9 @@
 #   push-nginx.sh run       render the files below, then run nginx in the foreground and keep the
 #                           node list current: a node that appears or goes is in nginx's balancing
 #                           within two looks, PUSH_WATCH_SECONDS (2) apart (a reload; open
-#                           connections stay where they are)
+#                           connections stay where they are). It says each list it applies
+#                           ("push-nginx: nodes: ...") once the reload is asked for; nginx's new
+#                           workers take over a moment later
 #   push-nginx.sh render    render once and exit (the benchmark and the tests use this)
 #
 # It writes three files into PUSH_NGINX_GENERATED (default /etc/nginx/push), which nginx.conf and
