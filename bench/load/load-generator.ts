@@ -119,7 +119,11 @@ export class LoadGenerator {
     replayed: number;
     /** Failed reconnect attempts, by reason. */
     connectErrors: Record<string, number>;
+    /** Per reconnected client, in the same order (see the worker's `recovery` reply). */
     caughtUpAt: Float64Array;
+    lostAt: Float64Array;
+    welcomedAt: Float64Array;
+    polling: Float64Array;
   }> {
     const replies = await Promise.all(
       this.workers.map((w) => request(w, { type: 'recovery' }, 'recovery')),
@@ -136,6 +140,9 @@ export class LoadGenerator {
         return sum;
       }, {}),
       caughtUpAt: concatSamples(replies.map((r) => r.caughtUpAt)),
+      lostAt: concatSamples(replies.map((r) => r.lostAt)),
+      welcomedAt: concatSamples(replies.map((r) => r.welcomedAt)),
+      polling: concatSamples(replies.map((r) => r.polling)),
     };
   }
 

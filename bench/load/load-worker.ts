@@ -24,6 +24,8 @@ interface SimulatedClient {
     caughtUpAt?: number;
     /** The most attempts one of its reconnects needed. */
     attempts: number;
+    /** Long-polling only (no WebSocket). */
+    polling: boolean;
     notRecovered: number;
     replayed: number;
   };
@@ -105,6 +107,7 @@ async function connectPushClient(spec: ClientSpec): Promise<SimulatedClient> {
   });
   const recovery: NonNullable<SimulatedClient['recovery']> = {
     attempts: 0,
+    polling: !spec.transports.includes('websocket'),
     notRecovered: 0,
     replayed: 0,
   };
@@ -157,7 +160,12 @@ const connectErrors = new Map<string, number>();
 
 function recoveryStats(): void {
   const reconnected = clients.filter((c) => c.recovery?.caughtUpAt !== undefined);
-  const caughtUpAt = Float64Array.from(reconnected.map((c) => c.recovery?.caughtUpAt ?? 0));
+  const at = (when: (recovery: NonNullable<SimulatedClient['recovery']>) => number | undefined) =>
+    Float64Array.from(reconnected.map((c) => (c.recovery && when(c.recovery)) ?? 0));
+  const caughtUpAt = at((r) => r.caughtUpAt);
+  const lostAt = at((r) => r.lostAt);
+  const welcomedAt = at((r) => r.welcomedAt);
+  const polling = Float64Array.from(reconnected.map((c) => (c.recovery?.polling ? 1 : 0)));
   reply(
     {
       type: 'recovery',
@@ -168,8 +176,11 @@ function recoveryStats(): void {
       replayed: clients.reduce((sum, c) => sum + (c.recovery?.replayed ?? 0), 0),
       connectErrors: Object.fromEntries(connectErrors),
       caughtUpAt,
+      lostAt,
+      welcomedAt,
+      polling,
     },
-    [caughtUpAt.buffer],
+    [caughtUpAt.buffer, lostAt.buffer, welcomedAt.buffer, polling.buffer],
   );
 }
 

@@ -62,6 +62,11 @@ export type FromWorker =
       connectErrors: Record<string, number>;
       /** When each reconnected client had rejoined and recovered (ms, {@link nowMs} clock). */
       caughtUpAt: Float64Array;
+      /** For the same clients, in the same order: when it saw its connection lost, when it was welcomed again. */
+      lostAt: Float64Array;
+      welcomedAt: Float64Array;
+      /** 1 for a long-polling-only client, else 0. */
+      polling: Float64Array;
     };
 
 /** Delivery accounting of one phase, per client and message, summed. */

@@ -167,6 +167,28 @@ export function markdownTable(report: BenchReport): string {
     ],
     [
       '',
+      'of which, p50 / p99 ms: lost noticed; welcomed again; rooms rejoined',
+      (t) => {
+        if (t.storm === null) return 'n/a';
+        const phases = t.storm?.phases;
+        if (phases === undefined) return dash;
+        const { noticed, connected, rejoined } = phases;
+        return [noticed, connected, rejoined]
+          .map((s) => `${num(s.p50)} / ${num(s.p99)}`)
+          .join('; ');
+      },
+    ],
+    [
+      '',
+      'caught up, p99 ms: WebSocket / long-polling clients',
+      (t) => {
+        if (t.storm === null) return 'n/a';
+        const by = t.storm?.catchUpBy;
+        return by === undefined ? dash : `${num(by.websocket.p99)} / ${num(by.polling.p99)}`;
+      },
+    ],
+    [
+      '',
       'CPU s from the kill to the end: nodes / nginx+Redis / generator',
       (t) =>
         t.storm === null

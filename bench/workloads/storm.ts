@@ -58,6 +58,14 @@ export interface StormResult {
   connectErrors: Record<string, number>;
   /** From the kill until each of them had rejoined and received what it missed, ms. */
   catchUp: LatencySummary;
+  /**
+   * Where that time went, ms: from the kill until the client saw its connection lost, from then
+   * until a node welcomed it again (backoff, handshake through nginx, token, per-user count), and
+   * from then until its rooms were rejoined with what it missed (the history reads).
+   */
+  phases: { noticed: LatencySummary; connected: LatencySummary; rejoined: LatencySummary };
+  /** The catch-up of the WebSocket clients and of the long-polling ones, ms. */
+  catchUpBy: { websocket: LatencySummary; polling: LatencySummary };
   /** Messages those clients missed live and got through the recovery. */
   replayed: number;
   notRecovered: number;
@@ -159,6 +167,19 @@ export async function storm(context: WorkloadContext): Promise<StormResult | und
         maxAttempts: stats.maxAttempts,
         connectErrors: stats.connectErrors,
         catchUp: summarize(stats.caughtUpAt.map((at) => at - killedAt)),
+        phases: {
+          noticed: summarize(stats.lostAt.map((at) => at - killedAt)),
+          connected: summarize(stats.welcomedAt.map((at, i) => at - (stats.lostAt[i] ?? 0))),
+          rejoined: summarize(stats.caughtUpAt.map((at, i) => at - (stats.welcomedAt[i] ?? 0))),
+        },
+        catchUpBy: {
+          websocket: summarize(
+            stats.caughtUpAt.filter((_, i) => stats.polling[i] === 0).map((at) => at - killedAt),
+          ),
+          polling: summarize(
+            stats.caughtUpAt.filter((_, i) => stats.polling[i] === 1).map((at) => at - killedAt),
+          ),
+        },
         replayed: stats.replayed,
         notRecovered: stats.notRecovered,
         lost: tally.lost,
