@@ -127,6 +127,14 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
       : createServer(createAdminApp({ metrics, reports }, metrics, logger));
   stampNodeId(httpServer, config.nodeId);
 
+  const rooms = new RoomDelivery(
+    io,
+    roomLog,
+    config.history.size,
+    metrics,
+    logger,
+    recentMessagesFor(config.history),
+  );
   io.use(
     authenticateConnections({
       verifier,
@@ -134,6 +142,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
       corsOrigins: config.corsOrigins,
       userConnections,
       rateLimit,
+      userRooms: rooms,
       metrics,
       logger,
     }),
@@ -145,14 +154,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     userConnections,
     rateLimit,
     metrics,
-    rooms: new RoomDelivery(
-      io,
-      roomLog,
-      config.history.size,
-      metrics,
-      logger,
-      recentMessagesFor(config.history),
-    ),
+    rooms,
     presence: new RoomPresence(io, presence, presenceRooms, logger),
     logger,
   });

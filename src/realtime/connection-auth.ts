@@ -1,5 +1,6 @@
 import type { Identity } from '../auth/identity.js';
 import { originAllowed } from '../auth/origin-policy.js';
+import { userRoom } from '../auth/room-policy.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { UserConnectionLimiter } from '../cluster/user-connection-limiter.js';
 import type { Config } from '../config/config.js';
@@ -8,6 +9,7 @@ import type { NodeMetrics } from '../observability/metrics.js';
 import { ErrorCode, type ProtocolError } from '../protocol/index.js';
 import type { EventRateLimit } from './event-rate-limit.js';
 import type { PushSocket } from './push-io.js';
+import type { RoomDelivery } from './room-delivery.js';
 
 /** What admitting a connection needs. */
 export interface ConnectionAuthDeps {
@@ -18,6 +20,12 @@ export interface ConnectionAuthDeps {
   corsOrigins: Config['corsOrigins'];
   userConnections: UserConnectionLimiter;
   rateLimit: EventRateLimit;
+  /**
+   * Starts following a user's own room while the rest of the admission runs (the connection's
+   * `welcome` waits until the node receives that room), and lets go of it when the connection
+   * is refused.
+   */
+  userRooms: Pick<RoomDelivery, 'follow' | 'release'>;
   metrics: NodeMetrics;
   logger: Logger;
 }
@@ -45,7 +53,32 @@ class ConnectRefusal extends Error {
 export function authenticateConnections(
   deps: ConnectionAuthDeps,
 ): (socket: PushSocket, next: (error?: Error) => void) => void {
-  const { verifier, newGuest, corsOrigins, userConnections, rateLimit, metrics, logger } = deps;
+  const {
+    verifier,
+    newGuest,
+    corsOrigins,
+    userConnections,
+    rateLimit,
+    userRooms,
+    metrics,
+    logger,
+  } = deps;
+
+  /** Counts the connection against its user's limit: the refusal, if it is refused. */
+  const counted = async (socket: PushSocket, userId: string) => {
+    if (!(await userConnections.acquire(userId))) {
+      return new ConnectRefusal(
+        ErrorCode.TooManyConnections,
+        `user ${userId} already holds the most connections allowed (MAX_CONNECTIONS_PER_USER)`,
+      );
+    }
+    if (socket.conn.readyState !== 'open') {
+      // Gone while being admitted: it will never connect, so it holds nothing.
+      userConnections.release(userId);
+      return new ConnectRefusal(ErrorCode.AuthRequired, 'closed during the handshake');
+    }
+    return undefined;
+  };
 
   const admit = async (socket: PushSocket): Promise<ConnectRefusal | undefined> => {
     const { headers, auth } = socket.handshake;
@@ -76,16 +109,16 @@ export function authenticateConnections(
       const verified = await verifier.verify(token);
       if (!verified.ok) return new ConnectRefusal(verified.code, verified.message);
       identity = verified.identity;
-      if (!(await userConnections.acquire(identity.userId))) {
-        return new ConnectRefusal(
-          ErrorCode.TooManyConnections,
-          `user ${identity.userId} already holds the most connections allowed (MAX_CONNECTIONS_PER_USER)`,
-        );
-      }
-      if (socket.conn.readyState !== 'open') {
-        // Gone while being admitted: it will never connect, so it holds nothing.
-        userConnections.release(identity.userId);
-        return new ConnectRefusal(ErrorCode.AuthRequired, 'closed during the handshake');
+      // One Redis round trip less before the welcome: the subscription and the count overlap.
+      const ownRoom = userRoom(identity.userId);
+      void userRooms.follow(ownRoom);
+      const refused = await counted(socket, identity.userId).catch((error: unknown) => {
+        userRooms.release(ownRoom);
+        throw error;
+      });
+      if (refused !== undefined) {
+        userRooms.release(ownRoom);
+        return refused;
       }
     }
     socket.data = { identity, ...rateLimit.initial() };

@@ -77,11 +77,7 @@ export class RoomDelivery {
     });
     adapter.on('delete-room', (key: string) => {
       const room = roomOfKey(key);
-      if (room === undefined) return;
-      roomLog.unfollow(room);
-      // What it delivered no longer says where the room stands: messages stop coming.
-      this.delivered.delete(room);
-      this.recent.forget(room);
+      if (room !== undefined) this.unfollow(room);
     });
     roomLog.onResync(() => {
       // A room whose following failed while the backend was away is followed now.
@@ -237,6 +233,21 @@ export class RoomDelivery {
     return this.roomLog.follow(room)?.catch((error: unknown) => {
       this.logger.warn({ err: error, room }, 'cannot follow room messages');
     });
+  }
+
+  /**
+   * Lets go of `room`, followed ahead of a member that never came (a connection refused while
+   * being admitted): no longer followed unless it has members here.
+   */
+  release(room: string): void {
+    if (!this.hasSubscribers(room)) this.unfollow(room);
+  }
+
+  private unfollow(room: string): void {
+    this.roomLog.unfollow(room);
+    // What it delivered no longer says where the room stands: messages stop coming.
+    this.delivered.delete(room);
+    this.recent.forget(room);
   }
 
   /** Sends `message` to the room's subscribers on this node, and remembers it was delivered. */

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PushClient, type StatusChange } from '../../src/client/index.js';
 import { NodeLiveness } from '../../src/cluster/redis/node-liveness.js';
-import { userConnectionsKey } from '../../src/cluster/redis/redis-keys.js';
+import { roomChannel, userConnectionsKey } from '../../src/cluster/redis/redis-keys.js';
 import { redisUserConnections } from '../../src/cluster/redis/redis-user-connections.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { postPublish } from '../support/http-publish.js';
@@ -443,6 +443,25 @@ describe('connections per user across nodes', () => {
         what: 'a free slot after a disconnect',
       },
     );
+  });
+
+  it("follows a user's own room while admitting, and lets go of it when the user is refused", async () => {
+    const direct = new Redis(redis.getConnectionUrl());
+    const channel = roomChannel('user:kate');
+    const followers = async () =>
+      Number(((await direct.pubsub('NUMSUB', channel)) as [string, number])[1]);
+    try {
+      const token = await testToken({ sub: 'kate' });
+      await connect(a, token);
+      await connect(a, token);
+      expect(await followers()).toBe(1);
+      // Refused on b (kate holds her two connections on a): b follows nothing of hers.
+      expect(await refusal(b, token)).toMatchObject({ code: 'too_many_connections' });
+      await settle(200);
+      expect(await followers()).toBe(1);
+    } finally {
+      direct.disconnect();
+    }
   });
 });
 

@@ -33,11 +33,13 @@ export function redisBackend(
   logger: Logger,
 ): ClusterBackend {
   const sharded = 'clusterNodes' in target;
-  const open = (role: string) =>
+  const open = (role: string, pipelined = false) =>
     'clusterNodes' in target
-      ? RedisConnection.openCluster(target.clusterNodes, role, logger)
-      : RedisConnection.open(target.url, role, logger);
-  const pub = open('pub');
+      ? RedisConnection.openCluster(target.clusterNodes, role, logger, pipelined)
+      : RedisConnection.open(target.url, role, logger, pipelined);
+  // The command connection batches what one turn of the event loop sends; the subscribers send
+  // (un)subscribes only, which ioredis never pipelines.
+  const pub = open('pub', true);
   const sub = open('sub');
   const rooms = open('rooms');
   const redis = pub.client;
