@@ -223,6 +223,27 @@ describe('nginx, finding nodes and routing sessions', () => {
     await nginx.exec(['rm', broken]);
   });
 
+  it("keeps the connections to a listed node open between its sessions' requests (a node id with a dot too)", async () => {
+    let connections = 0;
+    const counted = answeringNode('f.6');
+    counted.on('connection', () => connections++);
+    others.push(await listenAs('f.6', counted));
+    await waitFor(async () => (await balancedTo()).has('f.6'), {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+      what: 'the node f.6 balanced to',
+    });
+    const before = connections;
+    const POLLS = 8;
+    for (let i = 0; i < POLLS; i++) {
+      const poll = await fetch(`${url}/socket.io/?EIO=4&transport=polling&sid=f.6.Xa${i}`);
+      expect(await poll.text()).toBe(`f.6 /socket.io/?EIO=4&transport=polling&sid=f.6.Xa${i}`);
+    }
+    // One per nginx worker at most, not one per request: a long-polling client's every poll
+    // would otherwise open a connection to its node (and close it).
+    expect(connections - before).toBeLessThanOrEqual(2);
+  });
+
   it('refuses to start nginx when its descriptor limit cannot hold PUSH_MAX_CLIENTS', async () => {
     const started = await run('docker', [
       'run',

@@ -13,7 +13,9 @@
 # push-cluster.conf include:
 #   main.conf    worker_processes, worker_rlimit_nofile (and worker_shutdown_timeout, if set)
 #   events.conf  worker_connections
-#   nodes.conf   the session routing map ($push_upstream) and the upstream push_nodes of every node
+#   nodes.conf   the session routing map ($push_upstream), the upstream push_nodes of every node,
+#                and (sockets) one upstream per listed node for its sessions' requests, whose
+#                connections nginx keeps open
 #
 # Limits, from one setting. PUSH_MAX_CLIENTS (default 10000) is how many clients this nginx must
 # hold at once. Each holds two connections in nginx (its own and the one to its node); the listen
@@ -30,7 +32,8 @@
 #                                 starting and a draining one take no new sessions. When none is
 #                                 ready, every node that answers at all, and failing that every
 #                                 socket file: a probe never empties the list. A session id
-#                                 "<node id>.<random>" goes to <dir>/<node id>.sock, listed or not.
+#                                 "<node id>.<random>" goes to <dir>/<node id>.sock, listed or not
+#                                 (a listed node's over connections kept open between requests).
 #   PUSH_NODE_DNS=<name>          every address <name> resolves to (IPv4, else IPv6), on
 #                                 PUSH_NODE_PORT (default 3000), e.g. a Kubernetes headless Service
 #                                 of ready pods. A look that finds no address keeps the last list
@@ -185,6 +188,12 @@ node_servers() {
   fi | sort -u
 }
 
+# The node id of the listed socket $1 (unix:<dir>/<node id>.sock).
+session_node() {
+  name=${1##*/}
+  echo "${name%.sock}"
+}
+
 # Writes nginx's node list for the servers in $1 (none: an upstream that answers unavailable)
 # to the file $2.
 write_nodes() {
@@ -206,6 +215,15 @@ write_nodes() {
 # (handshakes, WebSocket-only connections, the HTTP API) to the least busy node.
 map \$arg_sid \$push_upstream {
     default push_nodes;
+EOF
+    # A listed node's sessions go through its own upstream, whose connections nginx keeps open:
+    # a long-polling client's every poll would otherwise open (and close) one to its node.
+    [ -z "$sockets" ] || for server in $1; do
+      id=$(session_node "$server")
+      echo "    \"~^$(echo "$id" | sed 's/\./\\./g')\\.[A-Za-z0-9_-]+\$\" push_session_$id;"
+    done
+    cat <<EOF
+    # Any other node's (one starting or draining, not listed): its address, made per request.
     "~^(?<push_node>$node_id)\\.[A-Za-z0-9_-]+\$" "$route";
 }
 
@@ -225,6 +243,10 @@ EOF
     keepalive_timeout 60s;
 }
 EOF
+    [ -z "$sockets" ] || for server in $1; do
+      printf 'upstream push_session_%s {\n    server %s;\n    keepalive 16;\n    keepalive_timeout 60s;\n}\n' \
+        "$(session_node "$server")" "$server"
+    done
   } >"$2.new"
   mv "$2.new" "$2"
 }
