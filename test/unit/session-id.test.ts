@@ -51,9 +51,15 @@ function readSidMap(conf: string): (sid: string) => string {
   };
 }
 
+/** What `upstream name { … }` holds. */
+function blockOf(conf: string, name: string): string {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`upstream ${escaped} \\{([^}]*)\\}`).exec(conf)?.[1] ?? '';
+}
+
 /** The servers of `upstream name { … }`. */
 function serversOf(conf: string, name: string): string[] {
-  const block = new RegExp(`upstream ${name} \\{([^}]*)\\}`).exec(conf)?.[1] ?? '';
+  const block = blockOf(conf, name);
   return [...block.matchAll(/server\s+(\S+?)[;\s]/g)].map(([, address]) => address as string);
 }
 
@@ -121,10 +127,16 @@ describe('nginx routing map, as rendered for the compose file', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("sends each node's sessions to that node's socket", () => {
+  it("sends each node's sessions to that node's socket, over connections nginx keeps open", () => {
     for (const id of ids) {
-      expect(route(createSessionIdGenerator(id)()), id).toBe(`unix:/run/push/${id}.sock:`);
+      const upstream = route(createSessionIdGenerator(id)());
+      expect(serversOf(nodesConf, upstream), id).toEqual([`unix:/run/push/${id}.sock`]);
+      expect(blockOf(nodesConf, upstream), id).toMatch(/^\s*keepalive \d+;$/m);
     }
+  });
+
+  it('sends the sessions of a node not listed (starting, draining) to its socket by name', () => {
+    expect(route(createSessionIdGenerator('node9')())).toBe('unix:/run/push/node9.sock:');
   });
 
   it('balances everything else over every node, and never lets a session id name a path', () => {
