@@ -109,13 +109,17 @@ export function authenticateConnections(
       const verified = await verifier.verify(token);
       if (!verified.ok) return new ConnectRefusal(verified.code, verified.message);
       identity = verified.identity;
-      // One Redis round trip less before the welcome: the subscription and the count overlap.
+      // The subscription and the count overlap (one Redis round trip less before the welcome),
+      // and both are done once the connection is admitted: its `welcome` goes out with
+      // Socket.IO's answer to the connect, in the same poll response for a long-polling client.
       const ownRoom = userRoom(identity.userId);
-      void userRooms.follow(ownRoom);
-      const refused = await counted(socket, identity.userId).catch((error: unknown) => {
-        userRooms.release(ownRoom);
-        throw error;
-      });
+      const [refused] = await Promise.all([
+        counted(socket, identity.userId).catch((error: unknown) => {
+          userRooms.release(ownRoom);
+          throw error;
+        }),
+        userRooms.follow(ownRoom),
+      ]);
       if (refused !== undefined) {
         userRooms.release(ownRoom);
         return refused;

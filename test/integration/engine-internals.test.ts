@@ -56,7 +56,7 @@ async function patchedServer(prepare: (io: PushIo) => void = () => {}) {
     }
     return client;
   };
-  return { io, problems, connections, connect };
+  return { io, url, problems, connections, connect };
 }
 
 describe('the engine internals the patches rely on', () => {
@@ -94,6 +94,29 @@ describe('the engine internals the patches rely on', () => {
     expect(server.problems.map(describeShapeProblem)).toEqual([
       'engine internals changed: expected engine.handleUpgrade() to register a socket.once("close") listener; revisit src/realtime/engine-internals/handshake-request-release.ts',
     ]);
+  });
+
+  it("send a long-polling connection's packets of one turn in one poll response", async () => {
+    const server = await patchedServer();
+    const url = server.url;
+    // Engine.IO over plain HTTP: the handshake, then a poll left waiting, then the connect.
+    const open = await (await fetch(`${url}/socket.io/?EIO=4&transport=polling`)).text();
+    const { sid } = JSON.parse(open.slice(1)) as { sid: string };
+    const session = `${url}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+    const poll = fetch(session).then((response) => response.text());
+    // engine.io keeps its sessions in `clients`: not part of its public type.
+    const { clients } = server.io.engine as unknown as {
+      clients: Record<string, { transport: { writable: boolean } } | undefined>;
+    };
+    await waitFor(() => clients[sid]?.transport.writable === true, {
+      what: 'the poll waiting on the server',
+    });
+    await fetch(session, { method: 'POST', body: '40' });
+    // The connect's answer and the welcome written with it come in the poll that was waiting.
+    const packets = (await poll).split('\x1e');
+    expect(packets.map((packet) => packet.slice(0, 2))).toEqual(['40', '42']);
+    expect(packets[1]).toContain('"welcome"');
+    expect(server.problems.map(describeShapeProblem)).toEqual([]);
   });
 
   it('are those of the exact engine versions pinned in package.json', () => {
