@@ -54,6 +54,12 @@ export class RoomDelivery {
   private readonly delivered = new Map<string, RoomPosition>();
   /** Rooms whose gap is being filled from the history, with the live messages held meanwhile. */
   private readonly filling = new Map<string, RoomMessage[]>();
+  /**
+   * Per room, the clients a recovery gave messages the node's live feed has not brought yet (the
+   * history's answer came first: it and the feed arrive over different connections), with the
+   * last one given: the feed's copies of those pass them by.
+   */
+  private readonly ahead = new Map<string, Map<PushSocket, RoomPosition>>();
 
   constructor(
     private readonly io: PushIo,
@@ -214,6 +220,7 @@ export class RoomDelivery {
             last = offset;
           }
         }
+        this.markAhead(room, socket, { offset: last, epoch: slice.position.epoch });
       }
       return outcome({ position: slice.position, recovered });
     } finally {
@@ -247,7 +254,38 @@ export class RoomDelivery {
     this.roomLog.unfollow(room);
     // What it delivered no longer says where the room stands: messages stop coming.
     this.delivered.delete(room);
+    this.ahead.delete(room);
     this.recent.forget(room);
+  }
+
+  /** Notes that `socket` was given `room`'s messages up to `given`, if the feed is behind that. */
+  private markAhead(room: string, socket: PushSocket, given: RoomPosition): void {
+    const delivered = this.delivered.get(room);
+    if (!Number.isFinite(given.offset)) return;
+    if (delivered?.epoch === given.epoch && delivered.offset >= given.offset) return;
+    let sockets = this.ahead.get(room);
+    if (sockets === undefined) {
+      sockets = new Map();
+      this.ahead.set(room, sockets);
+    }
+    sockets.set(socket, given);
+  }
+
+  /** The clients of `room` that already have `envelope` (see {@link ahead}). */
+  private aheadOf(room: string, envelope: RoomMessage['envelope']): string[] {
+    const sockets = this.ahead.get(room);
+    if (sockets === undefined) return [];
+    const skipped: string[] = [];
+    for (const [socket, given] of sockets) {
+      if (given.epoch === envelope.epoch && (envelope.offset ?? 0) <= given.offset) {
+        skipped.push(socket.id);
+      } else {
+        // The feed has caught up with what it was given: from here on it gets the feed's.
+        sockets.delete(socket);
+      }
+    }
+    if (sockets.size === 0) this.ahead.delete(room);
+    return skipped;
   }
 
   /** Sends `message` to the room's subscribers on this node, and remembers it was delivered. */
@@ -262,12 +300,14 @@ export class RoomDelivery {
     const key = roomKey(room);
     this.metrics.delivered.inc(this.io.of('/').adapter.rooms.get(key)?.size ?? 0);
     const target = this.io.local.to(key);
-    if (waiting === undefined) {
+    const skipped = this.aheadOf(room, envelope);
+    if (waiting === undefined && skipped.length === 0) {
       target.emit(event, envelope);
       return;
     }
-    target.except([...waiting.keys()].map((socket) => socket.id)).emit(event, envelope);
-    for (const buffers of waiting.values()) for (const held of buffers) held.push(message);
+    for (const socket of waiting?.keys() ?? []) skipped.push(socket.id);
+    target.except(skipped).emit(event, envelope);
+    for (const buffers of waiting?.values() ?? []) for (const held of buffers) held.push(message);
   }
 
   /**
@@ -303,6 +343,7 @@ export class RoomDelivery {
   /** The room's subscribers here missed messages that are gone: they reconnect and learn it. */
   private cutOff(room: string): void {
     this.delivered.delete(room);
+    this.ahead.delete(room);
     this.recent.forget(room);
     const nsp = this.io.of('/');
     const ids = [...(nsp.adapter.rooms.get(roomKey(room)) ?? [])];

@@ -73,6 +73,10 @@ class ControlledLog implements RoomLog {
   publishUnseen(offset: number): void {
     this.history.push(this.message(offset));
   }
+  /** The live feed brings `offset`, already in the history, late. */
+  bringLate(offset: number): void {
+    this.listener?.(this.message(offset));
+  }
   async append(): Promise<AppendResult> {
     throw new Error('not used');
   }
@@ -167,6 +171,33 @@ describe('joining a room while its messages keep coming', () => {
     log.publish(10);
     await waitFor(() => client.received.length === 8, { what: 'history, held and live' });
     expect(client.received.map((r) => r.envelope.offset)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it("gives a recovering client once what its history read had before the node's feed brought it", async () => {
+    const { log, delivery, connect } = await setUp();
+    const { client: bystander, socket: bystanderSocket } = await connect();
+    await delivery.join(bystanderSocket, ROOM, undefined);
+    for (let offset = 1; offset <= 3; offset++) log.publish(offset);
+    await waitFor(() => bystander.received.length === 3, { what: 'the bystander live' });
+    const { client, socket } = await connect();
+    // 4 and 5 are in the history when it is read; the feed brings them after the read's answer
+    // (they come over another connection).
+    log.publishUnseen(4);
+    log.publishUnseen(5);
+    log.holding = false;
+    expect(await delivery.join(socket, ROOM, { offset: 1, epoch: EPOCH })).toMatchObject({
+      recovered: true,
+    });
+    log.bringLate(4);
+    log.bringLate(5);
+    log.publish(6);
+    await waitFor(
+      () => bystander.received.length === 6 && client.received.at(-1)?.envelope.offset === 6,
+      { what: 'offset 6 on both' },
+    );
+    await settle(100);
+    expect(client.received.map((r) => r.envelope.offset)).toEqual([2, 3, 4, 5, 6]);
+    expect(bystander.received.map((r) => r.envelope.offset)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it('with batch, hands history and held live messages over in the outcome, none as events', async () => {
