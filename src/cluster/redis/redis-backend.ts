@@ -33,13 +33,11 @@ export function redisBackend(
   logger: Logger,
 ): ClusterBackend {
   const sharded = 'clusterNodes' in target;
-  const open = (role: string, pipelined = false) =>
+  const open = (role: string) =>
     'clusterNodes' in target
-      ? RedisConnection.openCluster(target.clusterNodes, role, logger, pipelined)
-      : RedisConnection.open(target.url, role, logger, pipelined);
-  // The command connection batches what one turn of the event loop sends; the subscribers send
-  // (un)subscribes only, which ioredis never pipelines.
-  const pub = open('pub', true);
+      ? RedisConnection.openCluster(target.clusterNodes, role, logger)
+      : RedisConnection.open(target.url, role, logger);
+  const pub = open('pub');
   const sub = open('sub');
   const rooms = open('rooms');
   const redis = pub.client;

@@ -42,32 +42,19 @@ export class RedisConnection {
     );
   }
 
-  /**
-   * Opens a connection to `url` named `push-<role>` (as `CLIENT LIST` shows it). With
-   * `pipelined`, the commands sent in one turn of the event loop go out in one write (ioredis's
-   * auto-pipelining): in a reconnect storm every connect, recovery and publish sends one or two,
-   * and many come in the same turn; each would otherwise be a system call of its own.
-   */
-  static open(url: string, role: string, logger: Logger, pipelined = false): RedisConnection {
-    const options = { connectionName: `push-${role}`, enableAutoPipelining: pipelined };
-    return new RedisConnection(new Redis(url, options), role, logger);
+  /** Opens a connection to `url` named `push-<role>` (as `CLIENT LIST` shows it). */
+  static open(url: string, role: string, logger: Logger): RedisConnection {
+    return new RedisConnection(new Redis(url, { connectionName: `push-${role}` }), role, logger);
   }
 
   /**
    * Opens a Redis Cluster client from `seeds` (`host:port` or `redis://` URLs: the cluster's
-   * topology is read from whichever answers), its connections named `push-<role>`; `pipelined`
-   * as for {@link RedisConnection.open} (per shard). Sharded
+   * topology is read from whichever answers), its connections named `push-<role>`. Sharded
    * pub/sub (`SSUBSCRIBE`) goes to each channel's shard, and follows slots that move.
    */
-  static openCluster(
-    seeds: readonly string[],
-    role: string,
-    logger: Logger,
-    pipelined = false,
-  ): RedisConnection {
+  static openCluster(seeds: readonly string[], role: string, logger: Logger): RedisConnection {
     const cluster = new Cluster([...seeds], {
       shardedSubscribers: true,
-      enableAutoPipelining: pipelined,
       // A subscriber sends no commands that would tell it a master changed: it reads the slots
       // map on its own, so that it subscribes again on the promoted replica within seconds.
       slotsRefreshInterval: SLOTS_REFRESH_MS,
