@@ -1,4 +1,4 @@
-import type { RoomLog, RoomMessage } from '../cluster/room-log.js';
+import type { HistorySlice, RoomLog, RoomMessage } from '../cluster/room-log.js';
 import { continuesFrom } from '../cluster/room-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { NodeMetrics } from '../observability/metrics.js';
@@ -27,6 +27,14 @@ export interface JoinOutcome {
 
 /** After the live feed comes back, a second catch-up a little later closes the race of the first. */
 const SECOND_CATCH_UP_MS = 1000;
+/**
+ * How long a history read may take before it counts as failed. A gap fill holds its room's live
+ * messages on this node until the read answers, and a recovery holds its client's: a read that
+ * never answers (a command stuck on a Redis that went away) must not hold them for good. Shorter
+ * than the client library's 10-s wait for a subscribe's answer, so that it hears `unavailable`
+ * and asks again rather than timing out.
+ */
+export const HISTORY_READ_TIMEOUT_MS = 8_000;
 
 /**
  * Delivers room messages to this node's subscribers, as the room log hands them over (in offset
@@ -68,6 +76,7 @@ export class RoomDelivery {
     private readonly metrics: NodeMetrics,
     private readonly logger: Logger,
     private readonly recent: RecentMessages = new RecentMessages({ messages: 0, bytes: 0 }, 0, 0),
+    private readonly readTimeoutMs: number = HISTORY_READ_TIMEOUT_MS,
   ) {
     roomLog.onMessage((message) => {
       metrics.feedMessages.inc();
@@ -180,12 +189,10 @@ export class RoomDelivery {
     socket.join(key);
     try {
       await this.follow(room);
-      const slice = await this.roomLog
-        .read(room, since.offset, Math.max(this.historySize, 1))
-        .catch((error: unknown) => {
-          this.logger.warn({ err: error, room }, 'cannot read room history for a recovery');
-          return undefined;
-        });
+      const slice = await this.readHistory(room, since.offset).catch((error: unknown) => {
+        this.logger.warn({ err: error, room }, 'cannot read room history for a recovery');
+        return undefined;
+      });
       // From here to the end, synchronously: nothing can come between history and live messages.
       const stillIn = socket.connected && socket.rooms.has(key);
       const replayed: ReplayedMessage[] = [];
@@ -316,9 +323,9 @@ export class RoomDelivery {
    */
   private async fill(room: string, last: RoomPosition, held: RoomMessage[]): Promise<void> {
     this.filling.set(room, held);
-    let slice: Awaited<ReturnType<RoomLog['read']>> | undefined;
+    let slice: HistorySlice | undefined;
     try {
-      slice = await this.roomLog.read(room, last.offset, Math.max(this.historySize, 1));
+      slice = await this.readHistory(room, last.offset);
     } catch (error) {
       this.logger.warn({ err: error, room }, 'cannot read room history to fill a gap');
     }
@@ -331,6 +338,19 @@ export class RoomDelivery {
     }
     // The held messages go through the usual checks: duplicates of the history are skipped.
     for (const message of held) this.receive(message);
+  }
+
+  /** The room's history after `after`; rejects when the room log has not answered in time. */
+  private readHistory(room: string, after: number): Promise<HistorySlice> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer from the room log within ${this.readTimeoutMs} ms`)),
+        this.readTimeoutMs,
+      );
+    });
+    const read = this.roomLog.read(room, after, Math.max(this.historySize, 1));
+    return Promise.race([read, timedOut]).finally(() => clearTimeout(timer));
   }
 
   /** After the live feed came back: every room with subscribers here catches up. */

@@ -125,7 +125,7 @@ afterEach(async () => {
   http?.closeAllConnections();
 });
 
-async function setUp(recent?: RecentMessages) {
+async function setUp(recent?: RecentMessages, readTimeoutMs?: number) {
   http = createServer();
   io = new Server(http) as PushIo;
   const log = new ControlledLog();
@@ -134,7 +134,15 @@ async function setUp(recent?: RecentMessages) {
     rooms: () => ({ rooms: 0, subscriptions: 0 }),
     redisUp: () => true,
   });
-  const delivery = new RoomDelivery(io, log, 100, metrics, createLogger('t', 'silent'), recent);
+  const delivery = new RoomDelivery(
+    io,
+    log,
+    100,
+    metrics,
+    createLogger('t', 'silent'),
+    recent,
+    readTimeoutMs,
+  );
   const sockets: PushSocket[] = [];
   io.on('connection', (socket) => {
     sockets.push(socket);
@@ -322,6 +330,23 @@ describe('a recovery whose history cannot be read (Redis down)', () => {
     expect(client.received).toEqual([]);
   });
 
+  it('says so when the read never answers, once the read timeout is over', async () => {
+    const { log, delivery, connect } = await setUp(undefined, 300);
+    // The read is never released: a command stuck on a Redis that went away.
+    const { client, socket } = await connect();
+    const started = Date.now();
+    expect(await delivery.join(socket, ROOM, { offset: 3, epoch: EPOCH })).toEqual({
+      position: undefined,
+      unreadable: true,
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(socket.rooms.has(roomKey(ROOM))).toBe(false);
+    log.holding = false;
+    log.publish(1);
+    await settle(100);
+    expect(client.received).toEqual([]);
+  });
+
   it('keeps a client that was in the room in it, with the live messages that came meanwhile', async () => {
     const { log, delivery, connect } = await setUp();
     const { client, socket } = await connect();
@@ -371,6 +396,24 @@ describe("gaps in the node's own feed", () => {
     log.publish(4);
     await waitFor(() => client.received.length === 4, { what: 'live again' });
     expect(client.received.map((r) => r.envelope.offset)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('whose read never answers cut the room subscribers off after the read timeout, instead of holding its messages for good', async () => {
+    const { log, delivery, connect } = await setUp(undefined, 300);
+    log.holding = false;
+    const { client, socket } = await connect();
+    await delivery.join(socket, ROOM, undefined);
+    log.publish(1);
+    await waitFor(() => client.received.length === 1, { what: 'the first' });
+    // The feed misses 2; the read that would fill the gap never answers.
+    log.holding = true;
+    log.publishUnseen(2);
+    const goodbye = new Promise((resolve) => client.socket.once('goodbye', resolve));
+    log.publish(3);
+    await waitFor(() => log.pendingReads === 1, { what: 'the gap fill' });
+    expect(await goodbye).toEqual({ code: 'unavailable', message: expect.stringContaining(ROOM) });
+    await waitFor(() => !client.socket.connected, { what: 'cut off' });
+    expect(client.received.map((r) => r.envelope.offset)).toEqual([1]);
   });
 
   it('cut the room subscribers off, saying why, when the history no longer reaches back', async () => {
