@@ -3,6 +3,9 @@ import {
   type AckFailure,
   type ClientToServerEvents,
   type Envelope,
+  type HandshakeAuth,
+  type HandshakeRoom,
+  MAX_HANDSHAKE_ROOMS,
   type PresenceEvent,
   type ProtocolError,
   type PublishAck,
@@ -165,6 +168,8 @@ export class PushClient<Events extends EventMap = EventMap> {
   private readonly sequences = new Map<string, RoomSequence>();
   /** Per room, the `subscribe` outstanding on the current connection. */
   private readonly joins = new Map<string, JoinRound>();
+  /** The rooms the latest connection attempt asked to join in its handshake. */
+  private offered: HandshakeRoom[] = [];
   private readonly waiters = new Map<string, Set<SubscribeWaiter>>();
   private resubscription: Resubscription | undefined;
   /** Paces the subscribes of the current connection within its event budget. */
@@ -224,22 +229,25 @@ export class PushClient<Events extends EventMap = EventMap> {
       path: options.path ?? SOCKET_PATH,
       forceNew: true,
       // Called before every connection attempt: a token function is asked afresh each time.
-      auth: (send: (auth: { token?: string }) => void) => {
+      // The rooms to rejoin go with it: the node answers them (with what was missed) in its
+      // `welcome`, without a round trip of their own.
+      auth: (send: (auth: HandshakeAuth) => void) => {
         const source = this.token;
+        const rooms = this.handshakeRooms();
         if (source === undefined) {
-          send({});
+          send({ rooms });
           return;
         }
         readToken(source).then(
           (token) => {
             this.currentToken = token;
-            send({ token });
+            send({ token, rooms });
           },
           (error: unknown) => {
             // Never a silent guest: an unusable token is refused (token_invalid), then retried.
             this.currentToken = undefined;
             this.update({ reason: `the token function failed: ${String(error)}` }, undefined);
-            send({ token: 'unavailable' });
+            send({ token: 'unavailable', rooms });
           },
         );
       },
@@ -691,6 +699,7 @@ export class PushClient<Events extends EventMap = EventMap> {
       if (!SERVER_EVENTS.has(event)) this.receive(event, envelope);
     });
     socket.on('connect', () => {
+      this.offerJoins();
       const engine = socket.io.engine;
       const current = engine.transport.name as TransportName;
       this.update({ transport: current }, undefined);
@@ -759,7 +768,6 @@ export class PushClient<Events extends EventMap = EventMap> {
     this.live = true;
     this.retries = 0;
     this.sessionId = welcome.sid;
-    this.abandonJoins();
     this.pacer = new EventPacer(welcome.events ?? DEFAULT_EVENT_BUDGET);
     const ownRoom = welcome.guest ? undefined : `${USER_ROOM_PREFIX}${welcome.user}`;
     if (this.ownRoom !== undefined && this.ownRoom !== ownRoom && !this.wanted.has(this.ownRoom)) {
@@ -793,7 +801,57 @@ export class PushClient<Events extends EventMap = EventMap> {
         notRecovered: [],
       };
     }
-    for (const room of rooms) this.join(room, reconnected ? 'resubscribe' : 'subscribe');
+    const answers = new Map((welcome.joined ?? []).map(({ room, ack }) => [room, ack]));
+    for (const [room, round] of this.joins) {
+      if (rooms.includes(room)) continue;
+      // Asked for in the handshake, and no longer followed since (left, or another user now).
+      clearTimeout(round.timer);
+      this.joins.delete(room);
+      this.sequences.get(room)?.joinAbandoned();
+      if (answers.get(room)?.ok === true) this.socket.emit('unsubscribe', room, () => {});
+    }
+    for (const room of rooms) {
+      const round = this.joins.get(room);
+      const ack = answers.get(room);
+      if (round === undefined) {
+        this.join(room, reconnected ? 'resubscribe' : 'subscribe');
+      } else if (ack === undefined) {
+        // Not answered with the welcome (a node that does not, or past MAX_HANDSHAKE_ROOMS).
+        this.sendJoin(room, round);
+      } else {
+        round.attempts = 1;
+        this.joinAnswered(room, round, ack);
+      }
+    }
+  }
+
+  /** The rooms to ask for in the next handshake, each since where this client stands in it. */
+  private handshakeRooms(): HandshakeRoom[] {
+    const rooms = [...this.wanted];
+    const own = this.ownRoom;
+    if (own !== undefined && !this.wanted.has(own) && this.position(own) !== undefined) {
+      rooms.push(own);
+    }
+    this.offered = rooms.slice(0, MAX_HANDSHAKE_ROOMS).map((room) => {
+      const since = this.sequences.get(room)?.position;
+      return since === undefined ? { room } : { room, since };
+    });
+    return this.offered;
+  }
+
+  /**
+   * The connection is up, its welcome on the way: the rooms its handshake asked for are being
+   * joined, and their messages that come before the answers are held until then.
+   */
+  private offerJoins(): void {
+    this.abandonJoins();
+    const cause: JoinCause = this.welcomed ? 'resubscribe' : 'subscribe';
+    for (const { room } of this.offered) {
+      const sequence = this.sequences.get(room);
+      if (sequence === undefined || this.joins.has(room)) continue;
+      this.joins.set(room, { cause, attempts: 0, timer: undefined });
+      sequence.joinSent();
+    }
   }
 
   /**

@@ -20,6 +20,35 @@ export interface Welcome {
    * does not say: assume the defaults, 20 and 50.)
    */
   events?: { rate: number; burst: number };
+  /**
+   * The answers to the rooms the connection asked for in its handshake (`auth.rooms`), in the
+   * order asked, each as a `subscribe` would have been answered (with `since`: replayed in the
+   * answer's `messages`). Absent from a node that does not join rooms at the handshake: the
+   * client then subscribes as usual.
+   */
+  joined?: HandshakeJoin[];
+}
+
+/** A room a connection asks to join in its handshake, `since` where it left it (if anywhere). */
+export interface HandshakeRoom {
+  room: string;
+  since?: RoomPosition;
+}
+
+/** How joining a room asked for in the handshake went. */
+export interface HandshakeJoin {
+  room: string;
+  ack: RoomAck;
+}
+
+/**
+ * What a client sends in its handshake (Socket.IO's `auth`): its token, and the rooms to join
+ * before it is welcomed (at most `MAX_HANDSHAKE_ROOMS`; more are subscribed as usual). A
+ * reconnecting client gets what it missed with its `welcome`, without a round trip of its own.
+ */
+export interface HandshakeAuth {
+  token?: string;
+  rooms?: HandshakeRoom[];
 }
 
 /** Sent to a presence room's members when a user arrives (first connection) or leaves (last). */

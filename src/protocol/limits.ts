@@ -47,3 +47,9 @@ export const IDEMPOTENCY_WINDOW_SECONDS = 600;
 
 /** How many rooms one connection may be subscribed to at once. */
 export const MAX_ROOMS_PER_CONNECTION = 1000;
+
+/**
+ * Rooms a connection may ask to join in its handshake (`auth.rooms`): each counts as one event
+ * of its budget, and a client with more subscribes the rest as usual.
+ */
+export const MAX_HANDSHAKE_ROOMS = 20;

@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import type { NodeMetrics } from '../observability/metrics.js';
 import { ErrorCode, type ProtocolError } from '../protocol/index.js';
 import type { EventRateLimit } from './event-rate-limit.js';
+import { HANDSHAKE_ROOMS_SHAPE, handshakeRoomsOf } from './handshake-rooms.js';
 import type { PushSocket } from './push-io.js';
 import type { RoomDelivery } from './room-delivery.js';
 
@@ -43,10 +44,11 @@ class ConnectRefusal extends Error {
  * The Socket.IO middleware that admits a connection, or refuses it with a `connect_error` whose
  * `data.code` says why:
  * 1. a browser page from another origin → `forbidden_origin` (see `CORS_ORIGINS`);
- * 2. a token in `auth.token` is verified → `token_invalid` / `token_expired` (or `unavailable`
+ * 2. a malformed `auth.rooms` (the rooms to join before the welcome) → `bad_request`;
+ * 3. a token in `auth.token` is verified → `token_invalid` / `token_expired` (or `unavailable`
  *    when the key set cannot be fetched); no token → a guest identity when guests are allowed,
  *    else `auth_required`;
- * 3. a user over `MAX_CONNECTIONS_PER_USER` across the cluster → `too_many_connections`.
+ * 4. a user over `MAX_CONNECTIONS_PER_USER` across the cluster → `too_many_connections`.
  *
  * The admitted connection's identity and rate-limit bucket go into `socket.data`.
  */
@@ -88,6 +90,9 @@ export function authenticateConnections(
         ErrorCode.ForbiddenOrigin,
         `pages from ${String(origin)} may not connect (see CORS_ORIGINS)`,
       );
+    }
+    if (handshakeRoomsOf(auth) === null) {
+      return new ConnectRefusal(ErrorCode.BadRequest, HANDSHAKE_ROOMS_SHAPE);
     }
     const token: unknown = auth.token;
     let identity: Identity;

@@ -8,6 +8,8 @@ import type { NodeMetrics } from '../observability/metrics.js';
 import {
   CLIENT_EVENT_NAMES,
   ErrorCode,
+  type HandshakeJoin,
+  type HandshakeRoom,
   MAX_ROOMS_PER_CONNECTION,
   type PresenceAck,
   type PublishAck,
@@ -17,6 +19,7 @@ import {
 } from '../protocol/index.js';
 import { ackFailure, INTERNAL_FAILURE, type Reply, replyOf } from './ack.js';
 import type { EventRateLimit } from './event-rate-limit.js';
+import { handshakeRoomsOf } from './handshake-rooms.js';
 import type { PushSocket } from './push-io.js';
 import type { RoomDelivery } from './room-delivery.js';
 import { roomKey, roomOfKey } from './room-key.js';
@@ -121,38 +124,35 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
   /** Rooms a connection holds besides its subscriptions: its own id's and its user's. */
   const baseRooms = (socket: PushSocket) => (socket.data.identity.guest ? 1 : 2);
 
-  const onSubscribe = guard<RoomAck>('subscribe', async (socket, [room, options], reply) => {
+  /**
+   * Joins `room` as a `subscribe` asks (`options`: where the client left it, and how to replay):
+   * the answer, never a throw for bad input. With `batch`, what was missed is in the answer, which
+   * must go out in the same tick (nothing else may reach the socket before it).
+   */
+  const subscribe = async (socket: PushSocket, room: unknown, options: unknown) => {
     const name = roomNameSchema.safeParse(room);
     if (!name.success) {
-      reply(ackFailure(ErrorCode.InvalidRoom, name.error.issues[0]?.message ?? 'invalid room'));
-      return;
+      return ackFailure(ErrorCode.InvalidRoom, name.error.issues[0]?.message ?? 'invalid room');
     }
     const choice = subscribeOptionsOf(options);
     if (choice === null) {
-      reply(
-        ackFailure(
-          ErrorCode.BadRequest,
-          'subscribe options must be { since?: { offset, epoch }, batch?: boolean } (a whole offset ≥ 0, an epoch from an envelope)',
-        ),
+      return ackFailure(
+        ErrorCode.BadRequest,
+        'subscribe options must be { since?: { offset, epoch }, batch?: boolean } (a whole offset ≥ 0, an epoch from an envelope)',
       );
-      return;
     }
     if (!canSubscribe(socket.data.identity, name.data)) {
-      reply(ackFailure(ErrorCode.Forbidden, `this connection may not subscribe to ${name.data}`));
-      return;
+      return ackFailure(ErrorCode.Forbidden, `this connection may not subscribe to ${name.data}`);
     }
     const key = roomKey(name.data);
     if (
       !socket.rooms.has(key) &&
       socket.rooms.size - baseRooms(socket) >= MAX_ROOMS_PER_CONNECTION
     ) {
-      reply(
-        ackFailure(
-          ErrorCode.TooManyRooms,
-          `a connection may subscribe to at most ${MAX_ROOMS_PER_CONNECTION} rooms`,
-        ),
+      return ackFailure(
+        ErrorCode.TooManyRooms,
+        `a connection may subscribe to at most ${MAX_ROOMS_PER_CONNECTION} rooms`,
       );
-      return;
     }
     const joining = !socket.rooms.has(key);
     // The socket is in the room once join() returns its promise: presence hears of it before
@@ -162,22 +162,39 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
     const { position, recovered, unreadable, messages } = await joined;
     if (unreadable === true) {
       if (joining && !socket.rooms.has(key)) presence.left(socket, name.data);
-      reply(
-        ackFailure(
-          ErrorCode.Unavailable,
-          `the history of ${name.data} cannot be read right now; retry the subscribe`,
-        ),
+      return ackFailure(
+        ErrorCode.Unavailable,
+        `the history of ${name.data} cannot be read right now; retry the subscribe`,
       );
-      return;
     }
-    reply({
+    const ack: RoomAck = {
       ok: true,
       room: name.data,
       ...(position === undefined ? {} : position),
       ...(recovered === undefined ? {} : { recovered }),
       ...(messages === undefined ? {} : { messages }),
-    });
+    };
+    return ack;
+  };
+
+  const onSubscribe = guard<RoomAck>('subscribe', async (socket, [room, options], reply) => {
+    reply(await subscribe(socket, room, options));
   });
+
+  /**
+   * Joins the rooms the connection asked for in its handshake (already checked to be at most
+   * MAX_HANDSHAKE_ROOMS `{ room, since? }`), each as a batched `subscribe` would: the answers for
+   * its `welcome`. They take none of the connection's event budget (the handshake bounds them).
+   */
+  const joinAtHandshake = (socket: PushSocket, asked: readonly HandshakeRoom[]) =>
+    Promise.all(
+      asked.map(async ({ room, since }): Promise<HandshakeJoin> => {
+        const options = since === undefined ? { batch: true } : { since, batch: true };
+        const ack = await subscribe(socket, room, options);
+        if (!ack.ok) metrics.refusals.inc({ code: ack.error.code });
+        return { room, ack };
+      }),
+    );
 
   const onUnsubscribe = guard<RoomAck>('unsubscribe', (socket, [room], reply) => {
     const name = roomNameSchema.safeParse(room);
@@ -321,7 +338,7 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
       socket.on('presence', onPresence);
       if (presence.active) socket.on('disconnecting', onDisconnecting);
       socket.on('disconnect', onDisconnect);
-      const welcome = () => {
+      const welcome = (joined: HandshakeJoin[] | undefined) => {
         if (!socket.connected) return;
         socket.emit('welcome', {
           node: nodeId,
@@ -329,12 +346,26 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
           user: identity.userId,
           guest: identity.guest,
           events: { rate: rateLimit.rate, burst: rateLimit.burst },
+          ...(joined === undefined ? {} : { joined }),
         });
       };
-      // Welcomed once this node receives the user's messages: none sent after it passes by.
+      // Welcomed once this node receives the user's messages (none sent after it passes by) and
+      // has joined the rooms asked for in the handshake: their answers (and what they missed)
+      // come with it, in the same packet.
       const following = identity.guest ? undefined : rooms.follow(userRoom(identity.userId));
-      if (following === undefined) welcome();
-      else void following.then(welcome);
+      // Admission refused a malformed list (connect_error): null cannot reach here.
+      const asked = handshakeRoomsOf(socket.handshake.auth) ?? undefined;
+      if (following === undefined && asked === undefined) {
+        welcome(undefined);
+        return;
+      }
+      void Promise.all([following, asked && joinAtHandshake(socket, asked)]).then(
+        ([, joined]) => welcome(joined),
+        (error: unknown) => {
+          logger.error({ sid: socket.id, err: error }, 'joining the handshake rooms failed');
+          socket.disconnect(true);
+        },
+      );
     },
     close: () => expiry.close(),
   };

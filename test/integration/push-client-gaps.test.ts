@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PushClient, type StatusChange } from '../../src/client/index.js';
+import type { HandshakeJoin, HandshakeRoom } from '../../src/protocol/index.js';
 import { ScriptedNode, type SubscribeCall } from '../support/scripted-node.js';
 import { sleep, waitFor } from '../support/wait.js';
 
@@ -209,6 +210,79 @@ describe('PushClient against a scripted node: no silent gap', () => {
     expect(node.subscribes.at(-1)).toMatchObject({
       room: 'user:alice',
       since: { offset: 2, epoch: 'E1' },
+    });
+  });
+});
+
+/** A node's answer to a handshake room: what followed `since` up to `upTo`, replayed in it. */
+function handshakeAnswer(asked: HandshakeRoom, upTo: number): HandshakeJoin {
+  const from = (asked.since?.offset ?? upTo) + 1;
+  const messages = range(from, upTo).map((offset) => ({
+    event: 'message',
+    envelope: ScriptedNode.envelope(asked.room, offset),
+  }));
+  return {
+    room: asked.room,
+    ack: {
+      ok: true,
+      room: asked.room,
+      offset: upTo,
+      epoch: 'E1',
+      ...(asked.since === undefined ? {} : { recovered: true, messages }),
+    },
+  };
+}
+
+describe('PushClient rejoining in its handshake', () => {
+  it('asks for its rooms in the handshake and takes the answers from the welcome: no subscribe of its own', async () => {
+    const app = await following(3);
+    const subscribes = node.subscribes.length;
+    node.onHandshake = (_socket, rooms) => rooms.map((asked) => handshakeAnswer(asked, 6));
+    node.dropConnections();
+    await waitFor(() => app.offsets.length === 6, { timeoutMs: 10_000, what: 'offsets 1-6' });
+    expect(app.offsets).toEqual(range(1, 6));
+    expect(node.handshakes.at(-1)).toEqual([{ room: ROOM, since: { offset: 3, epoch: 'E1' } }]);
+    expect(node.subscribes.length).toBe(subscribes);
+    await waitFor(() => app.changes.some((change) => change.kind === 'resubscribed'), {
+      what: 'resubscribed',
+    });
+    expect(app.changes).toContainEqual({
+      kind: 'resubscribed',
+      rooms: [ROOM],
+      failed: [],
+      recovered: [ROOM],
+      notRecovered: [],
+    });
+  });
+
+  it('holds room messages that come before the welcome, and hands them over after what was missed, in order', async () => {
+    const app = await following(3);
+    node.onHandshake = (socket, rooms) => {
+      // Live messages the node sent while it read the history: they overtake the welcome.
+      node.sendRange(ROOM, 7, 8, 'E1', socket);
+      return rooms.map((asked) => handshakeAnswer(asked, 6));
+    };
+    node.dropConnections();
+    await waitFor(() => app.offsets.length === 8, { timeoutMs: 10_000, what: 'offsets 1-8' });
+    await sleep(100);
+    expect(app.offsets).toEqual(range(1, 8));
+  });
+
+  it('subscribes, since where it stands, the rooms the welcome did not answer', async () => {
+    const app = await following(3);
+    await app.client.subscribe('other');
+    node.onHandshake = (_socket, rooms) =>
+      rooms.filter(({ room }) => room === ROOM).map((asked) => handshakeAnswer(asked, 3));
+    const subscribes = node.subscribes.length;
+    node.dropConnections();
+    await waitFor(() => node.subscribes.length === subscribes + 1, {
+      timeoutMs: 10_000,
+      what: "the unanswered room's subscribe",
+    });
+    expect(node.handshakes.at(-1)?.map(({ room }) => room)).toEqual([ROOM, 'other']);
+    expect(node.subscribes.at(-1)).toMatchObject({
+      room: 'other',
+      since: { offset: 0, epoch: 'E1' },
     });
   });
 });

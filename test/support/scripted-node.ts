@@ -1,7 +1,13 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
-import type { Envelope, RoomAck, RoomPosition } from '../../src/protocol/index.js';
+import type {
+  Envelope,
+  HandshakeJoin,
+  HandshakeRoom,
+  RoomAck,
+  RoomPosition,
+} from '../../src/protocol/index.js';
 
 /** A `subscribe` a scripted node received, for the test to answer (or not). */
 export interface SubscribeCall {
@@ -23,6 +29,15 @@ export class ScriptedNode {
   /** Answers each `subscribe` as it arrives; by default at once, at offset 0 of `E1`. */
   onSubscribe: (call: SubscribeCall) => void = (call) =>
     call.answer({ ok: true, room: call.room, offset: 0, epoch: 'E1' });
+  /** The rooms each connection asked for in its handshake (`auth.rooms`), in order. */
+  readonly handshakes: HandshakeRoom[][] = [];
+  /**
+   * The answers a connection's welcome carries for its handshake rooms; by default none (a node
+   * that does not join rooms at the handshake). Whatever it sends the socket goes before the
+   * welcome.
+   */
+  onHandshake: (socket: Socket, rooms: HandshakeRoom[]) => HandshakeJoin[] | undefined = () =>
+    undefined;
 
   private constructor(
     readonly io: Server,
@@ -47,11 +62,15 @@ export class ScriptedNode {
       socket.on('unsubscribe', (room: string, answer: (ack: RoomAck) => void) =>
         answer({ ok: true, room }),
       );
+      const asked = (socket.handshake.auth.rooms ?? []) as HandshakeRoom[];
+      node.handshakes.push(asked);
+      const joined = node.onHandshake(socket, asked);
       socket.emit('welcome', {
         node: 'scripted',
         sid: socket.id,
         user: user ?? `guest-${socket.id}`,
         guest: user === undefined,
+        ...(joined === undefined ? {} : { joined }),
       });
     });
     return node;
@@ -64,7 +83,15 @@ export class ScriptedNode {
 
   /** Sends `room`'s message `offset` of `epoch` to `socket` (default: every connection). */
   send(room: string, offset: number, epoch = 'E1', socket?: Socket): void {
-    const envelope: Envelope = {
+    const envelope = ScriptedNode.envelope(room, offset, epoch);
+    for (const target of socket === undefined ? this.sockets : [socket]) {
+      target.emit('message', envelope);
+    }
+  }
+
+  /** `room`'s message `offset` of `epoch`, as the node sends it. */
+  static envelope(room: string, offset: number, epoch = 'E1'): Envelope {
+    return {
       id: `${epoch}-${offset}`,
       room,
       data: offset,
@@ -73,9 +100,6 @@ export class ScriptedNode {
       offset,
       epoch,
     };
-    for (const target of socket === undefined ? this.sockets : [socket]) {
-      target.emit('message', envelope);
-    }
   }
 
   /** Sends offsets `from`…`to` of `room`, in order. */
