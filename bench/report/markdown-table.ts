@@ -167,7 +167,7 @@ export function markdownTable(report: BenchReport): string {
     ],
     [
       '',
-      'of which, p50 / p99 ms: lost noticed; welcomed again; rooms rejoined',
+      'of which, p50 / p99 ms: lost noticed; welcomed again (rooms included); rooms rejoined after',
       (t) => {
         if (t.storm === null) return 'n/a';
         const phases = t.storm?.phases;

@@ -60,8 +60,9 @@ export interface StormResult {
   catchUp: LatencySummary;
   /**
    * Where that time went, ms: from the kill until the client saw its connection lost, from then
-   * until a node welcomed it again (backoff, handshake through nginx, token, per-user count), and
-   * from then until its rooms were rejoined with what it missed (the history reads).
+   * until a node welcomed it again (backoff, handshake through nginx, token, per-user count, and
+   * the rooms asked for in the handshake joined with what was missed), and from then until its
+   * rooms were rejoined (0 when the welcome answered them all; else the `subscribe` round trips).
    */
   phases: { noticed: LatencySummary; connected: LatencySummary; rejoined: LatencySummary };
   /** The catch-up of the WebSocket clients and of the long-polling ones, ms. */
