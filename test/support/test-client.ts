@@ -111,8 +111,11 @@ export function connectClient(url: string, options: ConnectOptions = {}): Promis
 
 /**
  * Connects clients through a load balancer until every node in `nodes` serves exactly
- * `perNode` of them, and returns only those: clients that land on other nodes, or beyond
- * `perNode`, are closed. Fails if that takes more than `maxAttempts`.
+ * `perNode` of them, and returns only those. Clients that land on other nodes, or beyond
+ * `perNode`, stay connected until then and are closed at the end: nginx sends a new session to
+ * the node with the fewest connections (`least_conn`), so a client closed at once would leave
+ * that node the least busy, and the next one would land there again, never on a node that
+ * already holds more. Fails if that takes more than `maxAttempts`.
  */
 export async function connectOnEveryNode(
   url: string,
@@ -121,13 +124,20 @@ export async function connectOnEveryNode(
 ): Promise<TestClient[]> {
   const { perNode = 1, maxAttempts = 60 } = options;
   const kept: TestClient[] = [];
-  for (let attempt = 0; attempt < maxAttempts; attempt++) {
+  const extra: TestClient[] = [];
+  try {
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      if (nodes.every((node) => kept.filter((c) => c.node === node).length >= perNode)) {
+        return kept;
+      }
+      const client = await connectClient(url, options);
+      const wanted =
+        nodes.includes(client.node) && kept.filter((c) => c.node === client.node).length < perNode;
+      (wanted ? kept : extra).push(client);
+    }
     if (nodes.every((node) => kept.filter((c) => c.node === node).length >= perNode)) return kept;
-    const client = await connectClient(url, options);
-    const wanted =
-      nodes.includes(client.node) && kept.filter((c) => c.node === client.node).length < perNode;
-    if (wanted) kept.push(client);
-    else client.close();
+  } finally {
+    for (const client of extra) client.close();
   }
   for (const client of kept) client.close();
   throw new Error(`could not place ${perNode} client(s) on each of ${nodes.join(', ')}`);
