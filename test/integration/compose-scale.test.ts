@@ -186,9 +186,23 @@ describe(`docker compose up --scale node=${NODES}`, () => {
 
     // Every node there now, the added one too, serves sessions and delivers across nodes.
     const present = grown.filter((node) => node !== removed);
+    // WebSocket clients: nginx balances new sessions by the connections each node holds in
+    // push_nodes, which a long-polling session leaves after its handshake (its polls go to its
+    // node's own upstream). Held long-polling clients would not move nginx off the nodes the
+    // reconnected WebSocket clients left emptier, and a node that got several could stay unreached.
     const watchers = await connectOnEveryNode(cluster.url, present, {
-      transports: ['polling'],
+      transports: ['websocket'],
       maxAttempts: 200,
+    }).catch(async (error: unknown) => {
+      // What nginx's node list was meanwhile (push-nginx.sh says each list it applies).
+      const lines = await cluster.project.compose('logs', '--no-color', 'nginx');
+      console.log(
+        lines
+          .split('\n')
+          .filter((line) => line.includes('push-nginx'))
+          .join('\n'),
+      );
+      throw error;
     });
     pollers.push(...watchers);
     for (const client of watchers) await subscribe(client, room);

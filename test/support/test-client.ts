@@ -140,7 +140,13 @@ export async function connectOnEveryNode(
     for (const client of extra) client.close();
   }
   for (const client of kept) client.close();
-  throw new Error(`could not place ${perNode} client(s) on each of ${nodes.join(', ')}`);
+  const landed = new Map<string, number>();
+  for (const client of [...kept, ...extra]) {
+    landed.set(client.node, (landed.get(client.node) ?? 0) + 1);
+  }
+  throw new Error(
+    `could not place ${perNode} client(s) on each of ${nodes.join(', ')}; they landed on ${JSON.stringify(Object.fromEntries(landed))}`,
+  );
 }
 
 /** Subscribes and asserts a positive ack. */
