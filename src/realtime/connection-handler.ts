@@ -359,13 +359,14 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
         welcome(undefined);
         return;
       }
-      void Promise.all([following, asked && joinAtHandshake(socket, asked)]).then(
-        ([, joined]) => welcome(joined),
-        (error: unknown) => {
+      // Any failure here, the welcome's own included (a throw would be an unhandled rejection,
+      // which ends the node), closes this connection only, saying so: the client comes back.
+      void Promise.all([following, asked && joinAtHandshake(socket, asked)])
+        .then(([, joined]) => welcome(joined))
+        .catch((error: unknown) => {
           logger.error({ sid: socket.id, err: error }, 'joining the handshake rooms failed');
-          socket.disconnect(true);
-        },
-      );
+          cut(socket, ErrorCode.Internal, 'internal error while joining the rooms; reconnect');
+        });
     },
     close: () => expiry.close(),
   };

@@ -20,6 +20,8 @@ export function handshakeRoomsOf(
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return null;
     const { room, since, ...rest } = entry as { room?: unknown; since?: unknown };
     if (typeof room !== 'string' || Object.keys(rest).length > 0) return null;
+    // A room asked twice is joined (and answered) once: one replay per room in the welcome.
+    if (asked.some((earlier) => earlier.room === room)) continue;
     // `since` is the subscribe option's, checked as such when the room is joined.
     asked.push(since === undefined ? { room } : ({ room, since } as HandshakeRoom));
   }

@@ -73,7 +73,9 @@ describe('rooms asked for in the handshake', () => {
         { room: 'news' },
         { room: 'private:other' },
         { room: 'not a room!' },
-        { room: 'lobby', since: { offset: -1, epoch } },
+        { room: 'sports', since: { offset: -1, epoch } },
+        // Asked twice: joined and answered once.
+        { room: 'lobby', since: { offset: 0, epoch } },
       ],
     });
     const answers = welcome.joined as HandshakeJoin[];
@@ -82,7 +84,7 @@ describe('rooms asked for in the handshake', () => {
       'news',
       'private:other',
       'not a room!',
-      'lobby',
+      'sports',
     ]);
     expect(answers[0]?.ack).toMatchObject({ ok: true, room: 'lobby', offset: 4, recovered: true });
     const replayed = answers[0]?.ack.ok ? (answers[0].ack.messages ?? []) : [];
