@@ -156,6 +156,7 @@ export function createPushServer(config: Config, logger: Logger): PushServer {
     metrics,
     rooms,
     presence: new RoomPresence(io, presence, presenceRooms, logger),
+    welcomeReplay: config.history.size,
     logger,
   });
   io.on('connection', connections.onConnection);

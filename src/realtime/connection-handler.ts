@@ -19,7 +19,7 @@ import {
 } from '../protocol/index.js';
 import { ackFailure, INTERNAL_FAILURE, type Reply, replyOf } from './ack.js';
 import type { EventRateLimit } from './event-rate-limit.js';
-import { handshakeRoomsOf } from './handshake-rooms.js';
+import { handshakeRoomsOf, withinReplayBudget } from './handshake-rooms.js';
 import type { PushSocket } from './push-io.js';
 import type { RoomDelivery } from './room-delivery.js';
 import { roomKey, roomOfKey } from './room-key.js';
@@ -39,6 +39,11 @@ export interface ConnectionDeps {
   rooms: RoomDelivery;
   /** Who is in presence rooms. */
   presence: RoomPresence;
+  /**
+   * The most replayed messages one `welcome` carries for the rooms of its handshake (one room's
+   * whole history: `HISTORY_SIZE`); rooms past it are left for the client to subscribe.
+   */
+  welcomeReplay: number;
   logger: Logger;
 }
 
@@ -159,9 +164,11 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
     // any unsubscribe that overtakes the join can say it left.
     const joined = rooms.join(socket, name.data, choice.since, choice.batch);
     if (joining) presence.entered(socket, name.data);
-    const { position, recovered, unreadable, messages } = await joined;
+    const { position, recovered, unreadable, left, messages } = await joined;
     if (unreadable === true) {
-      if (joining && !socket.rooms.has(key)) presence.left(socket, name.data);
+      // Only when this join took it out again: an unsubscribe or a disconnect meanwhile has
+      // already told presence that it left.
+      if (left === true) presence.left(socket, name.data);
       return ackFailure(
         ErrorCode.Unavailable,
         `the history of ${name.data} cannot be read right now; retry the subscribe`,
@@ -362,7 +369,7 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
       // Any failure here, the welcome's own included (a throw would be an unhandled rejection,
       // which ends the node), closes this connection only, saying so: the client comes back.
       void Promise.all([following, asked && joinAtHandshake(socket, asked)])
-        .then(([, joined]) => welcome(joined))
+        .then(([, joined]) => welcome(joined && withinReplayBudget(joined, deps.welcomeReplay)))
         .catch((error: unknown) => {
           logger.error({ sid: socket.id, err: error }, 'joining the handshake rooms failed');
           cut(socket, ErrorCode.Internal, 'internal error while joining the rooms; reconnect');

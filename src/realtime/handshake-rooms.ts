@@ -1,4 +1,4 @@
-import { type HandshakeRoom, MAX_HANDSHAKE_ROOMS } from '../protocol/index.js';
+import { type HandshakeJoin, type HandshakeRoom, MAX_HANDSHAKE_ROOMS } from '../protocol/index.js';
 
 /** Why a handshake's `auth.rooms` is refused (the connection's `connect_error` says it). */
 export const HANDSHAKE_ROOMS_SHAPE = `auth.rooms must be an array of at most ${MAX_HANDSHAKE_ROOMS} { room: string, since?: { offset, epoch } }`;
@@ -26,4 +26,27 @@ export function handshakeRoomsOf(
     asked.push(since === undefined ? { room } : ({ room, since } as HandshakeRoom));
   }
   return asked;
+}
+
+/**
+ * The handshake answers one `welcome` carries: in order, while what they replay stays within
+ * `budget` messages (the first answer always goes, whatever it replays, as its `subscribe` would
+ * have). A room past the budget is left unanswered: the node has joined it, and the client
+ * subscribes it `since` where it stands, which replays what it missed in an answer of its own. One
+ * welcome thus never carries twenty rooms' whole histories in one packet.
+ */
+export function withinReplayBudget(
+  joins: readonly HandshakeJoin[],
+  budget: number,
+): HandshakeJoin[] {
+  let left = budget;
+  let first = true;
+  return joins.filter(({ ack }) => {
+    const replayed = ack.ok ? (ack.messages?.length ?? 0) : 0;
+    if (replayed === 0) return true;
+    const fits = first || replayed <= left;
+    first = false;
+    if (fits) left -= replayed;
+    return fits;
+  });
 }

@@ -19,6 +19,11 @@ export interface JoinOutcome {
    */
   unreadable?: true;
   /**
+   * With `unreadable`: this join took the connection out of the room again (it was not in it
+   * before, and nothing else took it out meanwhile: an `unsubscribe`, a disconnect).
+   */
+  left?: true;
+  /**
    * With `batch`: what the client missed and the live messages held meanwhile, oldest first, for
    * the answer to carry (one packet instead of one per message).
    */
@@ -28,11 +33,12 @@ export interface JoinOutcome {
 /** After the live feed comes back, a second catch-up a little later closes the race of the first. */
 const SECOND_CATCH_UP_MS = 1000;
 /**
- * How long a history read may take before it counts as failed. A gap fill holds its room's live
- * messages on this node until the read answers, and a recovery holds its client's: a read that
- * never answers (a command stuck on a Redis that went away) must not hold them for good. Shorter
- * than the client library's 10-s wait for a subscribe's answer, so that it hears `unavailable`
- * and asks again rather than timing out.
+ * How long the room log may take to answer (a history read, a room's position, following a room)
+ * before the answer counts as failed. A gap fill holds its room's live messages on this node
+ * until the read answers, a recovery holds its client's, and a connection's `welcome` waits for
+ * its rooms: a command that never answers (stuck on a Redis that went away) must not hold them
+ * for good. Shorter than the client library's 10-s wait for a subscribe's answer, so that it
+ * hears `unavailable` and asks again rather than timing out.
  */
 export const HISTORY_READ_TIMEOUT_MS = 8_000;
 
@@ -152,7 +158,9 @@ export class RoomDelivery {
       if (delivered !== undefined) return { position: { ...delivered } };
       // Once the node receives the room's messages: every one after the position comes.
       await this.follow(room);
-      const position = await this.roomLog.position(room).catch(() => undefined);
+      const position = await this.bounded(this.roomLog.position(room), 'position').catch(
+        () => undefined,
+      );
       return { position };
     }
     const recent = this.recent.after(room, since);
@@ -204,11 +212,12 @@ export class RoomDelivery {
         batch && replayed.length > 0 ? { ...result, messages: replayed } : result;
       if (slice === undefined) {
         if (!wasIn && buffers.size === 1) {
+          if (!stillIn) return { position: undefined, unreadable: true };
           socket.leave(key);
-        } else if (stillIn) {
-          // Live messages it would otherwise miss; the client holds them until it recovers.
-          held.forEach(send);
+          return { position: undefined, unreadable: true, left: true };
         }
+        // Live messages it would otherwise miss; the client holds them until it recovers.
+        if (stillIn) held.forEach(send);
         return outcome({ position: undefined, unreadable: true });
       }
       const recovered = continuesFrom(slice, since);
@@ -239,12 +248,14 @@ export class RoomDelivery {
 
   /**
    * Follows `room`'s messages (it has members here): `undefined` when they already come,
-   * otherwise a promise that resolves once they do (a failure is logged and resolves too: the
-   * caller reads from the log anyway, and the next member's arrival or the feed's comeback asks
-   * again).
+   * otherwise a promise that resolves once they do, or once the room log has not confirmed it in
+   * time (a failure is logged and resolves too: the caller reads from the log anyway, and the
+   * next member's arrival or the feed's comeback asks again).
    */
   follow(room: string): Promise<void> | undefined {
-    return this.roomLog.follow(room)?.catch((error: unknown) => {
+    const following = this.roomLog.follow(room);
+    if (following === undefined) return undefined;
+    return this.bounded(following, 'follow').catch((error: unknown) => {
       this.logger.warn({ err: error, room }, 'cannot follow room messages');
     });
   }
@@ -342,15 +353,20 @@ export class RoomDelivery {
 
   /** The room's history after `after`; rejects when the room log has not answered in time. */
   private readHistory(room: string, after: number): Promise<HistorySlice> {
+    return this.bounded(this.roomLog.read(room, after, Math.max(this.historySize, 1)), 'read');
+  }
+
+  /** The room log's `answer`, or a rejection once it has taken longer than the read timeout. */
+  private bounded<T>(answer: Promise<T>, what: string): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`no answer from the room log within ${this.readTimeoutMs} ms`)),
+        () =>
+          reject(new Error(`no ${what} answer from the room log within ${this.readTimeoutMs} ms`)),
         this.readTimeoutMs,
       );
     });
-    const read = this.roomLog.read(room, after, Math.max(this.historySize, 1));
-    return Promise.race([read, timedOut]).finally(() => clearTimeout(timer));
+    return Promise.race([answer, timedOut]).finally(() => clearTimeout(timer));
   }
 
   /** After the live feed came back: every room with subscribers here catches up. */

@@ -1,6 +1,7 @@
 import { io, type Socket } from 'socket.io-client';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { Envelope, HandshakeJoin, Welcome } from '../../src/protocol/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PushClient, PushError } from '../../src/client/index.js';
+import type { Envelope, HandshakeJoin, RoomAck, Welcome } from '../../src/protocol/index.js';
 import { postPublish } from '../support/http-publish.js';
 import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
 import { testToken } from '../support/tokens.js';
@@ -14,11 +15,11 @@ import { waitFor } from '../support/wait.js';
 const API_KEY = 'handshake-rooms-test-key';
 let node: InProcessNode;
 const sockets: Socket[] = [];
+const clients: PushClient[] = [];
 
-afterEach(() => {
+afterEach(async () => {
   for (const socket of sockets.splice(0)) socket.close();
-});
-afterAll(async () => {
+  for (const client of clients.splice(0)) client.close();
   await node?.server.close();
 });
 
@@ -128,5 +129,50 @@ describe('rooms asked for in the handshake', () => {
     // Twenty is fine.
     const { welcome } = await connect({ token, rooms: many.slice(0, 20) });
     expect(welcome.joined?.every(({ ack }) => ack.ok)).toBe(true);
+  });
+
+  it('carry at most one history of replayed messages in one welcome: the rooms past it are left for the client to subscribe', async () => {
+    node = await startInProcessNode({
+      NODE_ID: 'hs4',
+      PUBLISH_API_KEYS: API_KEY,
+      HISTORY_SIZE: '5',
+    });
+    const since = new Map<string, { offset: number; epoch: string }>();
+    for (const room of ['first', 'second', 'third']) {
+      for (let index = 1; index <= 3; index++) {
+        const { epoch } = await publish(room, `${room}-${index}`);
+        since.set(room, { offset: 0, epoch });
+      }
+    }
+    const { socket, welcome, received } = await connect({
+      rooms: [...since].map(([room, from]) => ({ room, since: from })),
+    });
+    // 3 + 3 is past the history's 5: only the first room is answered.
+    const answered = (welcome.joined ?? []).map(({ room, ack }) => ({
+      room,
+      replayed: ack.ok ? (ack.messages?.length ?? 0) : -1,
+    }));
+    expect(answered).toEqual([{ room: 'first', replayed: 3 }]);
+    // Joined all the same: the client's own subscribe replays what it missed there.
+    const ack: RoomAck = await socket.emitWithAck('subscribe', 'second', {
+      since: since.get('second'),
+      batch: true,
+    });
+    expect(ack).toMatchObject({ ok: true, room: 'second', recovered: true });
+    expect(ack.ok && ack.messages?.map(({ envelope }) => envelope.offset)).toEqual([1, 2, 3]);
+    expect(received).toEqual([]);
+  });
+
+  it("are offered by the client library only when they can be: a JavaScript caller's bad room is refused alone", async () => {
+    node = await startInProcessNode({ NODE_ID: 'hs5', PUBLISH_API_KEYS: API_KEY });
+    const client = new PushClient(node.url, { transports: ['websocket'] });
+    clients.push(client);
+    // Before the first connection: both go with its handshake.
+    const bad = client.subscribe(42 as unknown as string).catch((error: unknown) => error);
+    const good = client.subscribe('lobby');
+    await client.ready();
+    await good;
+    expect(await bad).toBeInstanceOf(PushError);
+    expect(await bad).toMatchObject({ code: 'invalid_room' });
   });
 });

@@ -2,19 +2,26 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { afterEach, describe, expect, it } from 'vitest';
+import { compileRoomPatterns } from '../../src/auth/room-pattern.js';
+import { MemoryPresence } from '../../src/cluster/memory/memory-presence.js';
 import type {
   AppendResult,
   HistorySlice,
   RoomLog,
   RoomMessage,
 } from '../../src/cluster/room-log.js';
+import { UNLIMITED_USER_CONNECTIONS } from '../../src/cluster/user-connection-limiter.js';
+import type { Publisher } from '../../src/delivery/publisher.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { NodeMetrics } from '../../src/observability/metrics.js';
 import type { RoomPosition } from '../../src/protocol/index.js';
+import { createConnectionHandler } from '../../src/realtime/connection-handler.js';
+import { EventRateLimit } from '../../src/realtime/event-rate-limit.js';
 import type { PushIo, PushSocket } from '../../src/realtime/push-io.js';
 import { RecentMessages } from '../../src/realtime/recent-messages.js';
 import { RoomDelivery } from '../../src/realtime/room-delivery.js';
 import { roomKey } from '../../src/realtime/room-key.js';
+import { RoomPresence } from '../../src/realtime/room-presence.js';
 import { connectClient, settle, type TestClient } from '../support/test-client.js';
 import { waitFor } from '../support/wait.js';
 
@@ -59,8 +66,11 @@ class ControlledLog implements RoomLog {
       },
     };
   }
-  follow(_room: string): undefined {
-    return undefined;
+  /** `follow` and `position` never answer while set (a command stuck on a Redis gone away). */
+  stuck = false;
+
+  follow(_room: string): Promise<void> | undefined {
+    return this.stuck ? new Promise<void>(() => {}) : undefined;
   }
   unfollow(_room: string): void {}
   /** Publishes `offset`: into the history, and live to the node. */
@@ -80,8 +90,9 @@ class ControlledLog implements RoomLog {
   async append(): Promise<AppendResult> {
     throw new Error('not used');
   }
-  async position(): Promise<RoomPosition> {
-    return { offset: this.history.length, epoch: EPOCH };
+  position(): Promise<RoomPosition> {
+    if (this.stuck) return new Promise<RoomPosition>(() => {});
+    return Promise.resolve({ offset: this.history.length, epoch: EPOCH });
   }
   async read(_room: string, after: number): Promise<HistorySlice> {
     this.readStarted = true;
@@ -125,29 +136,64 @@ afterEach(async () => {
   http?.closeAllConnections();
 });
 
-async function setUp(recent?: RecentMessages, readTimeoutMs?: number) {
+/**
+ * A Socket.IO server whose room deliveries go through a {@link ControlledLog}. With `handler`, its
+ * connections are served by the node's connection handler (every one user `u`'s, presence on
+ * every room, `presence` kept in memory); otherwise they are only welcomed.
+ */
+async function setUp(recent?: RecentMessages, readTimeoutMs?: number, handler = false) {
   http = createServer();
   io = new Server(http) as PushIo;
   const log = new ControlledLog();
+  const logger = createLogger('t', 'silent');
   const metrics = new NodeMetrics('t', {
     connectionsByTransport: () => ({}),
     rooms: () => ({ rooms: 0, subscriptions: 0 }),
     redisUp: () => true,
   });
-  const delivery = new RoomDelivery(
-    io,
-    log,
-    100,
-    metrics,
-    createLogger('t', 'silent'),
-    recent,
-    readTimeoutMs,
-  );
+  const delivery = new RoomDelivery(io, log, 100, metrics, logger, recent, readTimeoutMs);
+  const presence = new MemoryPresence();
   const sockets: PushSocket[] = [];
-  io.on('connection', (socket) => {
-    sockets.push(socket);
-    socket.emit('welcome', { node: 't', sid: socket.id, user: 'u', guest: true });
-  });
+  if (handler) {
+    const rateLimit = new EventRateLimit(1000, 1000);
+    io.use((socket, next) => {
+      const patterns = compileRoomPatterns(['*']);
+      socket.data = {
+        identity: {
+          userId: 'u',
+          guest: false,
+          rooms: patterns,
+          publish: patterns,
+          plainRooms: undefined,
+          expiresAt: null,
+          admin: false,
+        },
+        ...rateLimit.initial(),
+      };
+      next();
+    });
+    const connections = createConnectionHandler({
+      nodeId: 't',
+      publisher: {} as Publisher,
+      verifier: undefined,
+      userConnections: UNLIMITED_USER_CONNECTIONS,
+      rateLimit,
+      metrics,
+      rooms: delivery,
+      presence: new RoomPresence(io, presence, compileRoomPatterns(['*']), logger),
+      welcomeReplay: 100,
+      logger,
+    });
+    io.on('connection', (socket) => {
+      sockets.push(socket);
+      connections.onConnection(socket);
+    });
+  } else {
+    io.on('connection', (socket) => {
+      sockets.push(socket);
+      socket.emit('welcome', { node: 't', sid: socket.id, user: 'u', guest: true });
+    });
+  }
   await new Promise<void>((resolve) => http?.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   const connect = async () => {
@@ -156,7 +202,7 @@ async function setUp(recent?: RecentMessages, readTimeoutMs?: number) {
     await waitFor(() => sockets.length === clients.length, { what: 'server socket' });
     return { client, socket: sockets.at(-1) as PushSocket };
   };
-  return { log, delivery, connect };
+  return { log, delivery, connect, presence };
 }
 
 describe('joining a room while its messages keep coming', () => {
@@ -323,6 +369,7 @@ describe('a recovery whose history cannot be read (Redis down)', () => {
     expect(await delivery.join(socket, ROOM, { offset: 3, epoch: EPOCH })).toEqual({
       position: undefined,
       unreadable: true,
+      left: true,
     });
     expect(socket.rooms.has(roomKey(ROOM))).toBe(false);
     log.publish(1);
@@ -338,6 +385,7 @@ describe('a recovery whose history cannot be read (Redis down)', () => {
     expect(await delivery.join(socket, ROOM, { offset: 3, epoch: EPOCH })).toEqual({
       position: undefined,
       unreadable: true,
+      left: true,
     });
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     expect(socket.rooms.has(roomKey(ROOM))).toBe(false);
@@ -364,6 +412,82 @@ describe('a recovery whose history cannot be read (Redis down)', () => {
     await waitFor(() => client.received.length === 3, { what: 'three' });
     expect(client.received.map((r) => r.envelope.offset)).toEqual([1, 2, 3]);
     expect(socket.rooms.has(roomKey(ROOM))).toBe(true);
+  });
+});
+
+describe('a room log that never answers (a command stuck on a Redis gone away)', () => {
+  it('holds neither a join nor the following of a room past the read timeout', async () => {
+    const { log, delivery, connect } = await setUp(undefined, 300);
+    log.stuck = true;
+    const { socket } = await connect();
+    const started = Date.now();
+    await delivery.follow('elsewhere');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    // Joined at once; where the room stands is not known.
+    expect(await delivery.join(socket, ROOM, undefined)).toEqual({ position: undefined });
+    expect(socket.rooms.has(roomKey(ROOM))).toBe(true);
+  });
+
+  it("does not hold a connection's welcome for good", async () => {
+    const { log, connect } = await setUp(undefined, 300, true);
+    log.stuck = true;
+    // A user's connection is welcomed once its own room is followed: that never answers.
+    const { client } = await connect();
+    expect(client.user).toBe('u');
+  });
+});
+
+describe('presence, when a recovery cannot read the history', () => {
+  /** Two connections of user `u`: the first in ROOM, the second recovering it (its read held, to fail). */
+  async function twoConnections() {
+    const { log, connect, presence } = await setUp(undefined, undefined, true);
+    const first = await connect();
+    await first.client.socket.emitWithAck('subscribe', ROOM);
+    log.failing = true;
+    const second = await connect();
+    const answer = second.client.socket.emitWithAck('subscribe', ROOM, {
+      since: { offset: 0, epoch: EPOCH },
+    });
+    // (Never answered when the connection closes first.)
+    answer.catch(() => {});
+    await waitFor(() => log.pendingReads === 1, { what: 'the read' });
+    expect(await presence.members(ROOM)).toEqual(['u']);
+    return { log, first, second, answer, presence };
+  }
+
+  it('counts a connection that disconnects meanwhile out once: the user is still there', async () => {
+    const { log, first, second, presence } = await twoConnections();
+    second.client.close();
+    await waitFor(() => !second.socket.connected, { what: 'disconnected' });
+    log.finishRead();
+    await settle(100);
+    expect(await presence.members(ROOM)).toEqual(['u']);
+    expect(first.client.presence.filter(({ action }) => action === 'leave')).toEqual([]);
+  });
+
+  it('counts a connection that unsubscribes meanwhile out once: the user is still there', async () => {
+    const { log, first, second, answer, presence } = await twoConnections();
+    expect(await second.client.socket.emitWithAck('unsubscribe', ROOM)).toEqual({
+      ok: true,
+      room: ROOM,
+    });
+    log.finishRead();
+    expect(await answer).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+    await settle(100);
+    expect(await presence.members(ROOM)).toEqual(['u']);
+    expect(first.client.presence.filter(({ action }) => action === 'leave')).toEqual([]);
+  });
+
+  it('counts a connection out when the failed recovery takes it out of the room', async () => {
+    const { log, first, answer, presence } = await twoConnections();
+    log.finishRead();
+    expect(await answer).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+    await settle(100);
+    expect(await presence.members(ROOM)).toEqual(['u']);
+    // The first connection was the user's last one there.
+    await first.client.socket.emitWithAck('unsubscribe', ROOM);
+    await settle(100);
+    expect(await presence.members(ROOM)).toEqual([]);
   });
 });
 
