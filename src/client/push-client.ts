@@ -575,16 +575,13 @@ export class PushClient<Events extends EventMap = EventMap> {
     const step = sequence.joined(ack);
     this.hand(step);
     this.settleWaiters(room);
-    if (round.cause === 'resubscribe') {
-      this.resubscribed(
-        room,
-        step.recovered === true
-          ? 'recovered'
-          : step.recovered === false
-            ? 'notRecovered'
-            : 'joined',
-      );
-    } else if (round.cause !== 'subscribe') {
+    // Whatever sent it (a `subscribe` call made while the rooms are being rejoined answers for
+    // that room too): a room being rejoined is reported.
+    this.resubscribed(
+      room,
+      step.recovered === true ? 'recovered' : step.recovered === false ? 'notRecovered' : 'joined',
+    );
+    if (round.cause !== 'subscribe' && round.cause !== 'resubscribe') {
       this.emitChange({
         kind: 'gap',
         room,
@@ -598,6 +595,10 @@ export class PushClient<Events extends EventMap = EventMap> {
   /** Stops following `room`: no more joins, its waiters rejected with `reason`. */
   private forget(room: string, reason: PushError): void {
     this.wanted.delete(room);
+    // Not joined from a handshake already sent either: should the room be wanted again before
+    // that connection's welcome, the node may have taken it out since (this unsubscribe), so it
+    // is subscribed afresh.
+    this.offered = this.offered.filter((offer) => offer.room !== room);
     this.sequences.delete(room);
     const round = this.joins.get(room);
     if (round !== undefined) clearTimeout(round.timer);
@@ -775,6 +776,23 @@ export class PushClient<Events extends EventMap = EventMap> {
       this.sequences.delete(this.ownRoom);
     }
     this.ownRoom = ownRoom;
+    // The rooms this connection joins, and the joins its handshake asked for, as they stand
+    // before the `connected` listeners run: a room a listener subscribes is joined by that call
+    // (once), and one it leaves is not joined again below.
+    const rooms = [...this.wanted];
+    if (ownRoom !== undefined && !this.wanted.has(ownRoom)) {
+      if (this.sequences.get(ownRoom)?.position !== undefined) rooms.push(ownRoom);
+    }
+    const offered = new Map(this.joins);
+    if (reconnected && rooms.length > 0) {
+      this.resubscription = {
+        pending: new Set(rooms),
+        rooms: [],
+        failed: [],
+        recovered: [],
+        notRecovered: [],
+      };
+    }
     this.update(
       {
         state: 'connected',
@@ -788,23 +806,10 @@ export class PushClient<Events extends EventMap = EventMap> {
       { kind: 'connected', node: welcome.node, reconnected },
     );
     this.scheduleRefresh();
-    const rooms = [...this.wanted];
-    if (ownRoom !== undefined && !this.wanted.has(ownRoom)) {
-      if (this.sequences.get(ownRoom)?.position !== undefined) rooms.push(ownRoom);
-    }
-    if (reconnected && rooms.length > 0) {
-      this.resubscription = {
-        pending: new Set(rooms),
-        rooms: [],
-        failed: [],
-        recovered: [],
-        notRecovered: [],
-      };
-    }
     const answers = new Map((welcome.joined ?? []).map(({ room, ack }) => [room, ack]));
-    for (const [room, round] of this.joins) {
-      if (rooms.includes(room)) continue;
-      // Asked for in the handshake, and no longer followed since (left, or another user now).
+    for (const [room, round] of offered) {
+      if (this.joins.get(room) !== round || rooms.includes(room)) continue;
+      // Asked for in the handshake, and no longer followed since (another user now).
       clearTimeout(round.timer);
       this.joins.delete(room);
       this.sequences.get(room)?.joinAbandoned();
@@ -815,6 +820,8 @@ export class PushClient<Events extends EventMap = EventMap> {
       const ack = answers.get(room);
       if (round === undefined) {
         this.join(room, reconnected ? 'resubscribe' : 'subscribe');
+      } else if (offered.get(room) !== round) {
+        // Subscribed by a `connected` listener: already sent on this connection.
       } else if (ack === undefined) {
         // Not answered with the welcome (a node that does not, or past MAX_HANDSHAKE_ROOMS).
         this.sendJoin(room, round);
@@ -832,7 +839,10 @@ export class PushClient<Events extends EventMap = EventMap> {
     if (own !== undefined && !this.wanted.has(own) && this.position(own) !== undefined) {
       rooms.push(own);
     }
-    this.offered = rooms.slice(0, MAX_HANDSHAKE_ROOMS).map((room) => {
+    // A name that is not a string (a JavaScript caller's `subscribe(42)`) would make the node
+    // refuse the whole handshake: it is subscribed after the welcome, and refused alone.
+    const offerable = rooms.filter((room) => typeof room === 'string');
+    this.offered = offerable.slice(0, MAX_HANDSHAKE_ROOMS).map((room) => {
       const since = this.sequences.get(room)?.position;
       return since === undefined ? { room } : { room, since };
     });

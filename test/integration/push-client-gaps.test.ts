@@ -285,4 +285,67 @@ describe('PushClient rejoining in its handshake', () => {
       since: { offset: 0, epoch: 'E1' },
     });
   });
+
+  it('joins afresh a room left and subscribed again while its handshake was on the way: the node took it out meanwhile', async () => {
+    node = await ScriptedNode.start();
+    let beforeHandshake: (() => void) | undefined;
+    const client = new PushClient(node.url, {
+      transports: ['websocket'],
+      ackTimeoutMs: ACK_TIMEOUT_MS,
+      // Called as each handshake is sent, the rooms it asks for already chosen.
+      token: () => {
+        beforeHandshake?.();
+        return 'scripted-token';
+      },
+    });
+    clients.push(client);
+    const offsets: number[] = [];
+    client.on('message', (envelope) => offsets.push(envelope.offset ?? -1));
+    node.onSubscribe = (call) => call.answer({ ok: true, room: call.room, offset: 3, epoch: 'E1' });
+    await client.subscribe(ROOM);
+    node.onHandshake = (_socket, rooms) => rooms.map((asked) => handshakeAnswer(asked, 3));
+    beforeHandshake = () => {
+      beforeHandshake = undefined;
+      // The unsubscribe goes once the connection is up: after the node joined the room for the
+      // handshake, so the node ends up out of it.
+      void client.unsubscribe(ROOM);
+      void client.subscribe(ROOM);
+    };
+    node.dropConnections();
+    await waitFor(() => node.sockets[0]?.rooms.has(ROOM) === true, {
+      timeoutMs: 10_000,
+      what: 'the node has the connection in the room again',
+    });
+    node.publish(ROOM, 4);
+    await waitFor(() => offsets.includes(4), { what: 'offset 4' });
+  });
+
+  it('sends a subscribe made by a `connected` listener once, and still reports the rooms rejoined', async () => {
+    const app = await following(3);
+    app.client.onStatus((_status, change) => {
+      if (change.kind === 'connected' && change.reconnected) {
+        void app.client.subscribe('other');
+      }
+    });
+    const subscribes = node.subscribes.length;
+    node.dropConnections();
+    await waitFor(() => app.changes.some((change) => change.kind === 'resubscribed'), {
+      timeoutMs: 10_000,
+      what: 'resubscribed',
+    });
+    await sleep(ACK_TIMEOUT_MS / 2);
+    expect(
+      node.subscribes
+        .slice(subscribes)
+        .map(({ room }) => room)
+        .sort(),
+    ).toEqual([ROOM, 'other']);
+    expect(app.changes).toContainEqual({
+      kind: 'resubscribed',
+      rooms: [ROOM],
+      failed: [],
+      recovered: [],
+      notRecovered: [],
+    });
+  });
 });

@@ -20,7 +20,8 @@ export interface SubscribeCall {
 /**
  * A stand-in for a push node whose answers the test scripts: it welcomes every connection as a
  * guest (or as `user`), records every `subscribe` and hands it to the test, and sends room
- * messages with whatever offsets and epochs the test chooses. For driving the client library into
+ * messages with whatever offsets and epochs the test chooses (to every connection, or to those
+ * its answers joined to the room and no `unsubscribe` took out). For driving the client library into
  * the situations a real node only reaches under load (late or lost acks, skipped offsets, a new
  * epoch).
  */
@@ -53,18 +54,24 @@ export class ScriptedNode {
     const node = new ScriptedNode(io, `http://127.0.0.1:${port}`);
     io.on('connection', (socket) => {
       socket.on('subscribe', (room: string, ...rest: unknown[]) => {
-        const answer = rest.at(-1) as (ack: RoomAck) => void;
+        const reply = rest.at(-1) as (ack: RoomAck) => void;
+        const answer = (ack: RoomAck) => {
+          if (ack.ok) socket.join(room);
+          reply(ack);
+        };
         const options = rest.length > 1 ? (rest[0] as { since?: RoomPosition }) : undefined;
         const call: SubscribeCall = { socket, room, since: options?.since, answer };
         node.subscribes.push(call);
         node.onSubscribe(call);
       });
-      socket.on('unsubscribe', (room: string, answer: (ack: RoomAck) => void) =>
-        answer({ ok: true, room }),
-      );
+      socket.on('unsubscribe', (room: string, answer: (ack: RoomAck) => void) => {
+        socket.leave(room);
+        answer({ ok: true, room });
+      });
       const asked = (socket.handshake.auth.rooms ?? []) as HandshakeRoom[];
       node.handshakes.push(asked);
       const joined = node.onHandshake(socket, asked);
+      for (const { room, ack } of joined ?? []) if (ack.ok) socket.join(room);
       socket.emit('welcome', {
         node: 'scripted',
         sid: socket.id,
@@ -100,6 +107,11 @@ export class ScriptedNode {
       offset,
       epoch,
     };
+  }
+
+  /** Sends `room`'s message `offset` of `epoch` to the connections in the room (joined by an answer `ok`). */
+  publish(room: string, offset: number, epoch = 'E1'): void {
+    this.io.to(room).emit('message', ScriptedNode.envelope(room, offset, epoch));
   }
 
   /** Sends offsets `from`…`to` of `room`, in order. */
