@@ -1,4 +1,6 @@
 import { signToken, type TokenGrant } from '../../src/auth/token-signer.js';
+import { createTokenVerifier, type TokenVerifier } from '../../src/auth/token-verifier.js';
+import type { AuthConfig, JwtKey } from '../../src/config/config.js';
 
 /** The HS256 secret of the test suites' nodes (`AUTH_JWT_SECRET`). */
 export const TEST_JWT_SECRET = 'test-suite-jwt-secret-of-at-least-32-bytes';
@@ -21,4 +23,25 @@ export function testToken(
     ttlSeconds: 3600,
     ...grant,
   });
+}
+
+/** A node's auth settings for `key`: no issuer or audience, no guests, unless `extra` says so. */
+export function authConfig(key: JwtKey, extra: Partial<AuthConfig> = {}): AuthConfig {
+  return {
+    key,
+    issuer: undefined,
+    audience: undefined,
+    allowGuests: false,
+    guestRooms: [],
+    guestPublish: [],
+    development: false,
+    ...extra,
+  };
+}
+
+/** The verifier a node builds from {@link authConfig}. */
+export function verifierFor(key: JwtKey, extra: Partial<AuthConfig> = {}): TokenVerifier {
+  const verifier = createTokenVerifier(authConfig(key, extra));
+  if (verifier === undefined) throw new Error('no verifier');
+  return verifier;
 }

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Hs256Check } from '../../src/auth/hs256-check.js';
-import { createTokenVerifier } from '../../src/auth/token-verifier.js';
+import { verifierFor } from '../support/tokens.js';
 
 const SECRET = 'an-hs256-check-secret-of-32-bytes-or-more';
 const OTHER = 'another-secret-of-32-bytes-or-more-too!!';
@@ -195,16 +195,7 @@ describe('token verifier with a secret', () => {
   });
 
   it('recognises a good token without WebCrypto, and asks jose about any other', async () => {
-    const verifier = createTokenVerifier({
-      key: { kind: 'secret', secret: SECRET },
-      issuer: undefined,
-      audience: undefined,
-      allowGuests: false,
-      guestRooms: [],
-      guestPublish: [],
-      development: false,
-    });
-    if (verifier === undefined) throw new Error('no verifier');
+    const verifier = verifierFor({ kind: 'secret', secret: SECRET });
     const subtleVerify = vi.spyOn(crypto.subtle, 'verify');
     const exp = Math.floor(Date.now() / 1000) + 600;
     const result = await verifier.verify(hs256({ sub: 'alice', exp, rooms: ['chat:*'] }));

@@ -2,30 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, exportSPKI, generateKeyPair, type CryptoKey as JoseKey, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenVerifier, type TokenVerifier } from '../../src/auth/token-verifier.js';
-import type { AuthConfig, JwtKey } from '../../src/config/config.js';
+import { createTokenVerifier } from '../../src/auth/token-verifier.js';
+import { authConfig, verifierFor } from '../support/tokens.js';
 
 const SECRET = 'a-token-verifier-secret-of-32-bytes-or-more';
 const now = () => Math.floor(Date.now() / 1000);
-
-function config(key: JwtKey, extra: Partial<AuthConfig> = {}): AuthConfig {
-  return {
-    key,
-    issuer: undefined,
-    audience: undefined,
-    allowGuests: false,
-    guestRooms: [],
-    guestPublish: [],
-    development: false,
-    ...extra,
-  };
-}
-
-function verifierFor(key: JwtKey, extra: Partial<AuthConfig> = {}): TokenVerifier {
-  const verifier = createTokenVerifier(config(key, extra));
-  if (verifier === undefined) throw new Error('no verifier');
-  return verifier;
-}
 
 const hs = verifierFor({ kind: 'secret', secret: SECRET });
 const secretKey = new TextEncoder().encode(SECRET);
@@ -227,6 +208,6 @@ describe('token verification (JWKS)', () => {
 
 describe('no key configured', () => {
   it('has no verifier (every connection is a guest)', () => {
-    expect(createTokenVerifier(config({ kind: 'none' }))).toBeUndefined();
+    expect(createTokenVerifier(authConfig({ kind: 'none' }))).toBeUndefined();
   });
 });
