@@ -22,12 +22,14 @@ import { backoffDelay } from './backoff.js';
 import type { ConnectionStatus, StatusChange, TransportName } from './connection-status.js';
 import { EventPacer } from './event-pacer.js';
 import { PushError } from './push-error.js';
+import { type RejoinOutcome, type ResubscribedChange, Resubscription } from './resubscription.js';
 import {
   type GapCause,
   type RoomArrival,
   RoomSequence,
   type SequenceStep,
 } from './room-sequence.js';
+import { SubscribeWaiters } from './subscribe-waiters.js';
 import { readToken, refreshDelay, type TokenSource, tokenExpiry } from './token-source.js';
 
 /** Application events: event name → type of the `data` it carries. */
@@ -122,21 +124,6 @@ interface JoinRound {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
-/** Someone awaiting {@link PushClient.subscribe}. */
-interface SubscribeWaiter {
-  resolve: () => void;
-  reject: (error: PushError) => void;
-}
-
-/** The rooms being joined again after a reconnect, and how each went, told once all answered. */
-interface Resubscription {
-  pending: Set<string>;
-  rooms: string[];
-  failed: string[];
-  recovered: string[];
-  notRecovered: string[];
-}
-
 /**
  * A client of the push cluster for browsers and Node.js, over `socket.io-client`.
  *
@@ -170,7 +157,7 @@ export class PushClient<Events extends EventMap = EventMap> {
   private readonly joins = new Map<string, JoinRound>();
   /** The rooms the latest connection attempt asked to join in its handshake. */
   private offered: HandshakeRoom[] = [];
-  private readonly waiters = new Map<string, Set<SubscribeWaiter>>();
+  private readonly waiters: SubscribeWaiters;
   private resubscription: Resubscription | undefined;
   /** Paces the subscribes of the current connection within its event budget. */
   private pacer: EventPacer | undefined;
@@ -213,6 +200,7 @@ export class PushClient<Events extends EventMap = EventMap> {
    */
   constructor(url?: string, options: PushClientOptions = {}) {
     this.ackTimeoutMs = options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+    this.waiters = new SubscribeWaiters(this.ackTimeoutMs);
     this.token = options.token;
     this.transports = [...(options.transports ?? ['websocket', 'polling'])];
     const socketOptions = {
@@ -385,34 +373,9 @@ export class PushClient<Events extends EventMap = EventMap> {
     if (this.closed) return Promise.reject(new PushError('closed', 'the client is closed'));
     this.wanted.add(room);
     if (!this.sequences.has(room)) this.sequences.set(room, new RoomSequence());
-    return new Promise<void>((resolve, reject) => {
-      let waiters = this.waiters.get(room);
-      if (waiters === undefined) {
-        waiters = new Set();
-        this.waiters.set(room, waiters);
-      }
-      const waiter: SubscribeWaiter = {
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.waiters.get(room)?.delete(waiter);
-        reject(
-          new PushError(
-            'timeout',
-            `no answer from the server within ${this.ackTimeoutMs} ms; still trying to join ${room} (unsubscribe to stop)`,
-          ),
-        );
-      }, this.ackTimeoutMs);
-      waiters.add(waiter);
-      this.join(room, 'subscribe');
-    });
+    const joined = this.waiters.wait(room);
+    this.join(room, 'subscribe');
+    return joined;
   }
 
   /**
@@ -458,9 +421,7 @@ export class PushClient<Events extends EventMap = EventMap> {
     clearTimeout(this.refreshTimer);
     clearTimeout(this.retryTimer);
     this.abandonJoins();
-    for (const room of [...this.waiters.keys()]) {
-      this.settleWaiters(room, new PushError('closed', 'the client is closed'));
-    }
+    this.waiters.settleAll(new PushError('closed', 'the client is closed'));
     this.socket.close();
     this.update({ state: 'disconnected', transport: null, reason: 'closed' }, { kind: 'closed' });
   }
@@ -574,7 +535,7 @@ export class PushClient<Events extends EventMap = EventMap> {
     for (const replayed of ack.messages ?? []) this.hand(sequence.receive(replayed));
     const step = sequence.joined(ack);
     this.hand(step);
-    this.settleWaiters(room);
+    this.waiters.settle(room);
     // Whatever sent it (a `subscribe` call made while the rooms are being rejoined answers for
     // that room too): a room being rejoined is reported.
     this.resubscribed(
@@ -603,18 +564,8 @@ export class PushClient<Events extends EventMap = EventMap> {
     const round = this.joins.get(room);
     if (round !== undefined) clearTimeout(round.timer);
     this.joins.delete(room);
-    this.settleWaiters(room, reason);
-    if (this.resubscription?.pending.delete(room)) this.tellResubscribed();
-  }
-
-  private settleWaiters(room: string, error?: PushError): void {
-    const waiters = this.waiters.get(room);
-    if (waiters === undefined) return;
-    this.waiters.delete(room);
-    for (const waiter of waiters) {
-      if (error === undefined) waiter.resolve();
-      else waiter.reject(error);
-    }
+    this.waiters.settle(room, reason);
+    this.tellResubscribed(this.resubscription?.drop(room));
   }
 
   /** The connection is gone: its joins will never be answered; the next `welcome` starts anew. */
@@ -629,25 +580,14 @@ export class PushClient<Events extends EventMap = EventMap> {
   }
 
   /** Notes how rejoining `room` after a reconnect went; says it once every room has answered. */
-  private resubscribed(
-    room: string,
-    outcome: 'joined' | 'recovered' | 'notRecovered' | 'failed',
-  ): void {
-    const report = this.resubscription;
-    if (report === undefined || !report.pending.delete(room)) return;
-    if (outcome === 'failed') report.failed.push(room);
-    else report.rooms.push(room);
-    if (outcome === 'recovered') report.recovered.push(room);
-    if (outcome === 'notRecovered') report.notRecovered.push(room);
-    this.tellResubscribed();
+  private resubscribed(room: string, outcome: RejoinOutcome): void {
+    this.tellResubscribed(this.resubscription?.settle(room, outcome));
   }
 
-  private tellResubscribed(): void {
-    const report = this.resubscription;
-    if (report === undefined || report.pending.size > 0) return;
+  private tellResubscribed(change: ResubscribedChange | undefined): void {
+    if (change === undefined) return;
     this.resubscription = undefined;
-    const { rooms, failed, recovered, notRecovered } = report;
-    this.emitChange({ kind: 'resubscribed', rooms, failed, recovered, notRecovered });
+    this.emitChange(change);
   }
 
   /** A message from the node: to everyone at once; a room's in its offset order, or told. */
@@ -785,13 +725,7 @@ export class PushClient<Events extends EventMap = EventMap> {
     }
     const offered = new Map(this.joins);
     if (reconnected && rooms.length > 0) {
-      this.resubscription = {
-        pending: new Set(rooms),
-        rooms: [],
-        failed: [],
-        recovered: [],
-        notRecovered: [],
-      };
+      this.resubscription = new Resubscription(rooms);
     }
     this.update(
       {
