@@ -369,7 +369,14 @@ export function createConnectionHandler(deps: ConnectionDeps): ConnectionHandler
       // Any failure here, the welcome's own included (a throw would be an unhandled rejection,
       // which ends the node), closes this connection only, saying so: the client comes back.
       void Promise.all([following, asked && joinAtHandshake(socket, asked)])
-        .then(([, joined]) => welcome(joined && withinReplayBudget(joined, deps.welcomeReplay)))
+        .then(([, joined]) => {
+          const answered = joined && withinReplayBudget(joined, deps.welcomeReplay);
+          for (const { room } of joined ?? []) {
+            if (!answered?.some((answer) => answer.room === room))
+              rooms.answerDropped(socket, room);
+          }
+          welcome(answered);
+        })
         .catch((error: unknown) => {
           logger.error({ sid: socket.id, err: error }, 'joining the handshake rooms failed');
           cut(socket, ErrorCode.Internal, 'internal error while joining the rooms; reconnect');

@@ -277,6 +277,16 @@ export class RoomDelivery {
   }
 
   /** Notes that `socket` was given `room`'s messages up to `given`, if the feed is behind that. */
+  /**
+   * The answer of a batched join of `room` never reached `socket` (left out of a `welcome`): what
+   * it carried no longer counts as given, so the feed's copies of those messages reach the socket
+   * (its client holds them until its own `subscribe` answers, and drops what it already has).
+   */
+  answerDropped(socket: PushSocket, room: string): void {
+    const sockets = this.ahead.get(room);
+    if (sockets?.delete(socket) === true && sockets.size === 0) this.ahead.delete(room);
+  }
+
   private markAhead(room: string, socket: PushSocket, given: RoomPosition): void {
     const delivered = this.delivered.get(room);
     if (!Number.isFinite(given.offset)) return;

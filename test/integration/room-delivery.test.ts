@@ -415,6 +415,24 @@ describe('a recovery whose history cannot be read (Redis down)', () => {
   });
 });
 
+describe('a batched answer that never reaches its client (left out of a welcome)', () => {
+  it("lets the feed's late copies of what it carried reach the client", async () => {
+    const { log, delivery, connect } = await setUp();
+    log.holding = false;
+    // The history has 1 to 3; the node's feed brings them only after the read.
+    for (let offset = 1; offset <= 3; offset++) log.publishUnseen(offset);
+    const { client, socket } = await connect();
+    const joined = await delivery.join(socket, ROOM, { offset: 0, epoch: EPOCH }, true);
+    expect(joined.messages?.map(({ envelope }) => envelope.offset)).toEqual([1, 2, 3]);
+    delivery.answerDropped(socket, ROOM);
+    log.bringLate(2);
+    log.bringLate(3);
+    log.publish(4);
+    await waitFor(() => client.received.some((r) => r.envelope.offset === 4), { what: 'offset 4' });
+    expect(client.received.map((r) => r.envelope.offset)).toEqual([2, 3, 4]);
+  });
+});
+
 describe('a room log that never answers (a command stuck on a Redis gone away)', () => {
   it('holds neither a join nor the following of a room past the read timeout', async () => {
     const { log, delivery, connect } = await setUp(undefined, 300);
