@@ -74,6 +74,8 @@ export class RoomDelivery {
    * last one given: the feed's copies of those pass them by.
    */
   private readonly ahead = new Map<string, Map<PushSocket, RoomPosition>>();
+  /** Per connection, how many joins of each room it asked for (a failed recovery's leave checks). */
+  private readonly joinCounts = new WeakMap<PushSocket, Map<string, number>>();
 
   constructor(
     private readonly io: PushIo,
@@ -150,6 +152,10 @@ export class RoomDelivery {
     batch = false,
   ): Promise<JoinOutcome> {
     const key = roomKey(room);
+    // This join answers from its own position: what an earlier join of this socket gave ahead of
+    // the feed no longer counts (the feed's copies reach it; its client drops what it has).
+    this.answerDropped(socket, room);
+    const generation = this.countJoin(socket, room);
     if (since === undefined) {
       socket.join(key);
       // Where the room stands here: every later message reaches this socket. Asked of Redis
@@ -211,7 +217,9 @@ export class RoomDelivery {
       const outcome = (result: JoinOutcome): JoinOutcome =>
         batch && replayed.length > 0 ? { ...result, messages: replayed } : result;
       if (slice === undefined) {
-        if (!wasIn && buffers.size === 1) {
+        // Taken out again only if no other join of this room came for the socket meanwhile
+        // (after an unsubscribe, a fresh subscribe answered at once: the client is in it now).
+        if (!wasIn && buffers.size === 1 && this.joinsOf(socket).get(room) === generation) {
           if (!stillIn) return { position: undefined, unreadable: true };
           socket.leave(key);
           return { position: undefined, unreadable: true, left: true };
@@ -277,6 +285,24 @@ export class RoomDelivery {
   }
 
   /** Notes that `socket` was given `room`'s messages up to `given`, if the feed is behind that. */
+  /** Counts a join of `room` by `socket`; returns its number. */
+  private countJoin(socket: PushSocket, room: string): number {
+    const joins = this.joinsOf(socket);
+    const count = (joins.get(room) ?? 0) + 1;
+    joins.set(room, count);
+    return count;
+  }
+
+  /** How many joins of each room `socket` has asked for. */
+  private joinsOf(socket: PushSocket): Map<string, number> {
+    let joins = this.joinCounts.get(socket);
+    if (joins === undefined) {
+      joins = new Map();
+      this.joinCounts.set(socket, joins);
+    }
+    return joins;
+  }
+
   /**
    * The answer of a batched join of `room` never reached `socket` (left out of a `welcome`): what
    * it carried no longer counts as given, so the feed's copies of those messages reach the socket

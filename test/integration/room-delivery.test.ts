@@ -433,6 +433,51 @@ describe('a batched answer that never reaches its client (left out of a welcome)
   });
 });
 
+describe('a client that leaves a room and joins it again', () => {
+  it('gets the messages an earlier recovery had given it ahead of the feed', async () => {
+    const { log, delivery, connect } = await setUp();
+    log.holding = false;
+    const { socket: bystanderSocket } = await connect();
+    await delivery.join(bystanderSocket, ROOM, undefined);
+    log.publish(1);
+    // The history has 2 and 3 before the node's feed brings them.
+    log.publishUnseen(2);
+    log.publishUnseen(3);
+    const { client, socket } = await connect();
+    await delivery.join(socket, ROOM, { offset: 0, epoch: EPOCH }, true);
+    // Unsubscribed, then subscribed afresh: answered where the node's feed stands (1).
+    socket.leave(roomKey(ROOM));
+    expect(await delivery.join(socket, ROOM, undefined)).toEqual({
+      position: { offset: 1, epoch: EPOCH },
+    });
+    log.bringLate(2);
+    log.bringLate(3);
+    await waitFor(() => client.received.length === 2, { what: 'offsets 2 and 3' });
+    expect(client.received.map((r) => r.envelope.offset)).toEqual([2, 3]);
+  });
+
+  it('stays in it when an older recovery of the room then fails', async () => {
+    const { log, delivery, connect } = await setUp();
+    const { socket: bystanderSocket } = await connect();
+    log.holding = false;
+    await delivery.join(bystanderSocket, ROOM, undefined);
+    log.publish(1);
+    log.holding = true;
+    log.failing = true;
+    const { client, socket } = await connect();
+    const older = delivery.join(socket, ROOM, { offset: 0, epoch: EPOCH });
+    await waitFor(() => log.pendingReads === 1, { what: 'the read' });
+    // Unsubscribed, then subscribed afresh while that read is still out.
+    socket.leave(roomKey(ROOM));
+    await delivery.join(socket, ROOM, undefined);
+    log.finishRead();
+    expect(await older).toEqual({ position: undefined, unreadable: true });
+    expect(socket.rooms.has(roomKey(ROOM))).toBe(true);
+    log.publish(2);
+    await waitFor(() => client.received.some((r) => r.envelope.offset === 2), { what: 'offset 2' });
+  });
+});
+
 describe('a room log that never answers (a command stuck on a Redis gone away)', () => {
   it('holds neither a join nor the following of a room past the read timeout', async () => {
     const { log, delivery, connect } = await setUp(undefined, 300);
