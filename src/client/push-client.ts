@@ -743,11 +743,12 @@ export class PushClient<Events extends EventMap = EventMap> {
     const answers = new Map((welcome.joined ?? []).map(({ room, ack }) => [room, ack]));
     for (const [room, round] of offered) {
       if (this.joins.get(room) !== round || rooms.includes(room)) continue;
-      // Asked for in the handshake, and no longer followed since (another user now).
+      // Asked for in the handshake, and no longer followed since (another user now): left on the
+      // node unless it refused it (a room it joined but left unanswered counts as joined).
       clearTimeout(round.timer);
       this.joins.delete(room);
       this.sequences.get(room)?.joinAbandoned();
-      if (answers.get(room)?.ok === true) this.socket.emit('unsubscribe', room, () => {});
+      if (answers.get(room)?.ok !== false) this.socket.emit('unsubscribe', room, () => {});
     }
     for (const room of rooms) {
       const round = this.joins.get(room);

@@ -348,4 +348,27 @@ describe('PushClient rejoining in its handshake', () => {
       notRecovered: [],
     });
   });
+
+  it("leaves a room its handshake asked for that the welcome left unanswered once it is no longer followed (another user's own room)", async () => {
+    node = await ScriptedNode.start('alice');
+    const app = await watch(node.url, 'alice');
+    node.sendRange('user:alice', 1, 2);
+    await waitFor(() => app.offsets.length === 2, { what: 'offsets 1-2' });
+    // The next connection is bob's; the node joins the rooms asked for but answers none (past
+    // its replay budget, say).
+    node.user = 'bob';
+    node.onHandshake = (socket, rooms) => {
+      for (const { room } of rooms) socket.join(room);
+      return [];
+    };
+    node.dropConnections();
+    await waitFor(() => app.changes.filter((change) => change.kind === 'connected').length === 2, {
+      timeoutMs: 10_000,
+      what: "bob's connection",
+    });
+    expect(node.handshakes.at(-1)?.map(({ room }) => room)).toEqual(['user:alice']);
+    await waitFor(() => node.sockets[0]?.rooms.has('user:alice') === false, {
+      what: "the node takes bob's connection out of alice's room",
+    });
+  });
 });

@@ -43,6 +43,8 @@ export class ScriptedNode {
   private constructor(
     readonly io: Server,
     readonly url: string,
+    /** Who the next connections are welcomed as (`undefined`: each a guest). */
+    public user: string | undefined,
   ) {}
 
   /** Starts a node on a free loopback port; its connections are welcomed as `user` (a guest by default). */
@@ -51,7 +53,7 @@ export class ScriptedNode {
     const io = new Server(http);
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     const { port } = http.address() as AddressInfo;
-    const node = new ScriptedNode(io, `http://127.0.0.1:${port}`);
+    const node = new ScriptedNode(io, `http://127.0.0.1:${port}`, user);
     io.on('connection', (socket) => {
       socket.on('subscribe', (room: string, ...rest: unknown[]) => {
         const reply = rest.at(-1) as (ack: RoomAck) => void;
@@ -75,8 +77,8 @@ export class ScriptedNode {
       socket.emit('welcome', {
         node: 'scripted',
         sid: socket.id,
-        user: user ?? `guest-${socket.id}`,
-        guest: user === undefined,
+        user: node.user ?? `guest-${socket.id}`,
+        guest: node.user === undefined,
         ...(joined === undefined ? {} : { joined }),
       });
     });
