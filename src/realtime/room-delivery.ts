@@ -74,6 +74,11 @@ export class RoomDelivery {
    * last one given: the feed's copies of those pass them by.
    */
   private readonly ahead = new Map<string, Map<PushSocket, RoomPosition>>();
+  /**
+   * Rooms joined while the room log had not confirmed following them (Redis slow): the earliest
+   * position their members were told, to catch up from once the room is followed.
+   */
+  private readonly followedLate = new Map<string, RoomPosition>();
   /** Per connection, how many joins of each room it asked for (a failed recovery's leave checks). */
   private readonly joinCounts = new WeakMap<PushSocket, Map<string, number>>();
 
@@ -156,6 +161,9 @@ export class RoomDelivery {
     // the feed no longer counts (the feed's copies reach it; its client drops what it has).
     this.answerDropped(socket, room);
     const generation = this.countJoin(socket, room);
+    // Following the room and reading it share one deadline: the answer comes within it.
+    const deadline = performance.now() + this.readTimeoutMs;
+    const left = () => Math.max(0, deadline - performance.now());
     if (since === undefined) {
       socket.join(key);
       // Where the room stands here: every later message reaches this socket. Asked of Redis
@@ -163,10 +171,11 @@ export class RoomDelivery {
       const delivered = this.delivered.get(room);
       if (delivered !== undefined) return { position: { ...delivered } };
       // Once the node receives the room's messages: every one after the position comes.
-      await this.follow(room);
-      const position = await this.bounded(this.roomLog.position(room), 'position').catch(
+      const inTime = (await this.followWithin(room, left())) ?? true;
+      const position = await this.bounded(this.roomLog.position(room), 'position', left()).catch(
         () => undefined,
       );
+      if (!inTime && position !== undefined) this.told(room, position);
       return { position };
     }
     const recent = this.recent.after(room, since);
@@ -202,8 +211,8 @@ export class RoomDelivery {
     buffers.add(held);
     socket.join(key);
     try {
-      await this.follow(room);
-      const slice = await this.readHistory(room, since.offset).catch((error: unknown) => {
+      const inTime = (await this.followWithin(room, left())) ?? true;
+      const slice = await this.readHistory(room, since.offset, left()).catch((error: unknown) => {
         this.logger.warn({ err: error, room }, 'cannot read room history for a recovery');
         return undefined;
       });
@@ -228,6 +237,7 @@ export class RoomDelivery {
         if (stillIn) held.forEach(send);
         return outcome({ position: undefined, unreadable: true });
       }
+      if (!inTime) this.told(room, slice.position);
       const recovered = continuesFrom(slice, since);
       this.metrics.recoveries.inc({ outcome: recovered ? 'recovered' : 'not_recovered' });
       let last = recovered ? since.offset : Number.NEGATIVE_INFINITY;
@@ -261,11 +271,44 @@ export class RoomDelivery {
    * next member's arrival or the feed's comeback asks again).
    */
   follow(room: string): Promise<void> | undefined {
+    return this.followWithin(room, this.readTimeoutMs)?.then(() => undefined);
+  }
+
+  /**
+   * {@link follow}, waiting at most `ms`: resolves `true` once followed, `false` when the room log
+   * failed or has not confirmed it in time. A room followed late then catches up from the
+   * earliest position its members here were told meanwhile ({@link told}).
+   */
+  private followWithin(room: string, ms: number): Promise<boolean> | undefined {
     const following = this.roomLog.follow(room);
     if (following === undefined) return undefined;
-    return this.bounded(following, 'follow').catch((error: unknown) => {
-      this.logger.warn({ err: error, room }, 'cannot follow room messages');
-    });
+    return this.bounded(following, 'follow', ms).then(
+      () => true,
+      (error: unknown) => {
+        this.logger.warn({ err: error, room }, 'cannot follow room messages');
+        following.then(
+          () => this.caughtUpLate(room),
+          () => {},
+        );
+        return false;
+      },
+    );
+  }
+
+  /** `room`'s members here were told `position` while it was not followed yet. */
+  private told(room: string, position: RoomPosition): void {
+    const earlier = this.followedLate.get(room);
+    if (earlier?.epoch === position.epoch && earlier.offset <= position.offset) return;
+    this.followedLate.set(room, { ...position });
+  }
+
+  /** `room` is followed at last: what its members here were told is caught up from the history. */
+  private caughtUpLate(room: string): void {
+    const from = this.followedLate.get(room) ?? this.delivered.get(room);
+    this.followedLate.delete(room);
+    if (from !== undefined && !this.filling.has(room) && this.hasSubscribers(room)) {
+      void this.fill(room, from, []);
+    }
   }
 
   /**
@@ -281,6 +324,7 @@ export class RoomDelivery {
     // What it delivered no longer says where the room stands: messages stop coming.
     this.delivered.delete(room);
     this.ahead.delete(room);
+    this.followedLate.delete(room);
     this.recent.forget(room);
   }
 
@@ -388,18 +432,17 @@ export class RoomDelivery {
   }
 
   /** The room's history after `after`; rejects when the room log has not answered in time. */
-  private readHistory(room: string, after: number): Promise<HistorySlice> {
-    return this.bounded(this.roomLog.read(room, after, Math.max(this.historySize, 1)), 'read');
+  private readHistory(room: string, after: number, ms = this.readTimeoutMs): Promise<HistorySlice> {
+    return this.bounded(this.roomLog.read(room, after, Math.max(this.historySize, 1)), 'read', ms);
   }
 
-  /** The room log's `answer`, or a rejection once it has taken longer than the read timeout. */
-  private bounded<T>(answer: Promise<T>, what: string): Promise<T> {
+  /** The room log's `answer`, or a rejection once it has taken longer than `ms`. */
+  private bounded<T>(answer: Promise<T>, what: string, ms = this.readTimeoutMs): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () =>
-          reject(new Error(`no ${what} answer from the room log within ${this.readTimeoutMs} ms`)),
-        this.readTimeoutMs,
+        () => reject(new Error(`no ${what} answer from the room log within ${Math.round(ms)} ms`)),
+        ms,
       );
     });
     return Promise.race([answer, timedOut]).finally(() => clearTimeout(timer));
@@ -407,6 +450,8 @@ export class RoomDelivery {
 
   /** After the live feed came back: every room with subscribers here catches up. */
   private catchUp(): void {
+    // Rooms joined while their following had failed first: from what their members were told.
+    for (const room of [...this.followedLate.keys()]) this.caughtUpLate(room);
     for (const [room, last] of this.delivered) {
       if (!this.filling.has(room) && this.hasSubscribers(room)) void this.fill(room, last, []);
     }

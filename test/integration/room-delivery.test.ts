@@ -69,8 +69,18 @@ class ControlledLog implements RoomLog {
   /** `follow` and `position` never answer while set (a command stuck on a Redis gone away). */
   stuck = false;
 
+  /** `follow` answers only when {@link confirmFollow} is called, while set. */
+  slowFollow = false;
+  private readonly followers: Array<() => void> = [];
+
   follow(_room: string): Promise<void> | undefined {
-    return this.stuck ? new Promise<void>(() => {}) : undefined;
+    if (this.stuck) return new Promise<void>(() => {});
+    if (!this.slowFollow) return undefined;
+    return new Promise<void>((resolve) => this.followers.push(resolve));
+  }
+  /** The room log confirms, late, every follow asked so far. */
+  confirmFollow(): void {
+    for (const resolve of this.followers.splice(0)) resolve();
   }
   unfollow(_room: string): void {}
   /** Publishes `offset`: into the history, and live to the node. */
@@ -489,6 +499,36 @@ describe('a room log that never answers (a command stuck on a Redis gone away)',
     // Joined at once; where the room stands is not known.
     expect(await delivery.join(socket, ROOM, undefined)).toEqual({ position: undefined });
     expect(socket.rooms.has(roomKey(ROOM))).toBe(true);
+  });
+
+  it('catches a room joined meanwhile up once it is followed at last: nothing published in between is missed', async () => {
+    const { log, delivery, connect } = await setUp(undefined, 300);
+    log.holding = false;
+    log.publish(1);
+    log.slowFollow = true;
+    const { client, socket } = await connect();
+    // Answered after the timeout, from where the room stands in the log.
+    expect(await delivery.join(socket, ROOM, undefined)).toEqual({
+      position: { offset: 1, epoch: EPOCH },
+    });
+    // Published while the node does not receive the room yet; nothing after it.
+    log.publishUnseen(2);
+    log.confirmFollow();
+    await waitFor(() => client.received.length === 1, { what: 'offset 2' });
+    expect(client.received.map((r) => r.envelope.offset)).toEqual([2]);
+  });
+
+  it('answers a recovery within one timeout when both following and reading hang', async () => {
+    const timeoutMs = 300;
+    const { log, delivery, connect } = await setUp(undefined, timeoutMs);
+    log.slowFollow = true;
+    const { socket } = await connect();
+    const started = Date.now();
+    expect(await delivery.join(socket, ROOM, { offset: 3, epoch: EPOCH })).toMatchObject({
+      unreadable: true,
+    });
+    // One deadline for the whole join, not one for each step (a client waits 10 s, not 16).
+    expect(Date.now() - started).toBeLessThan(2 * timeoutMs);
   });
 
   it("does not hold a connection's welcome for good", async () => {
