@@ -155,8 +155,10 @@ export class PushClient<Events extends EventMap = EventMap> {
   private readonly sequences = new Map<string, RoomSequence>();
   /** Per room, the `subscribe` outstanding on the current connection. */
   private readonly joins = new Map<string, JoinRound>();
-  /** The rooms the latest connection attempt asked to join in its handshake. */
+  /** The rooms the latest connection attempt asked to join in its handshake (left since: out). */
   private offered: HandshakeRoom[] = [];
+  /** Every room the latest handshake asked for, as sent. */
+  private asked: readonly string[] = [];
   private readonly waiters: SubscribeWaiters;
   private resubscription: Resubscription | undefined;
   /** Paces the subscribes of the current connection within its event budget. */
@@ -750,6 +752,13 @@ export class PushClient<Events extends EventMap = EventMap> {
       this.sequences.get(room)?.joinAbandoned();
       if (answers.get(room)?.ok !== false) this.socket.emit('unsubscribe', room, () => {});
     }
+    for (const room of this.asked) {
+      if (this.wanted.has(room) || room === ownRoom || offered.has(room)) continue;
+      // Asked for in the handshake and left before the connection was up: the node joined it
+      // first, and the unsubscribe sent then may have been dropped while waiting for the
+      // connection (past `ackTimeoutMs`): it is sent again.
+      if (answers.get(room)?.ok !== false) this.socket.emit('unsubscribe', room, () => {});
+    }
     for (const room of rooms) {
       const round = this.joins.get(room);
       const ack = answers.get(room);
@@ -781,6 +790,7 @@ export class PushClient<Events extends EventMap = EventMap> {
       const since = this.sequences.get(room)?.position;
       return since === undefined ? { room } : { room, since };
     });
+    this.asked = this.offered.map(({ room }) => room);
     return this.offered;
   }
 

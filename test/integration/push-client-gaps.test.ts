@@ -371,4 +371,36 @@ describe('PushClient rejoining in its handshake', () => {
       what: "the node takes bob's connection out of alice's room",
     });
   });
+
+  it('leaves a room its handshake asked for when it was left before the connection was up, its unsubscribe dropped meanwhile', async () => {
+    node = await ScriptedNode.start();
+    let beforeHandshake: (() => void) | undefined;
+    const client = new PushClient(node.url, {
+      transports: ['websocket'],
+      ackTimeoutMs: ACK_TIMEOUT_MS,
+      token: () => {
+        beforeHandshake?.();
+        return 'scripted-token';
+      },
+    });
+    clients.push(client);
+    await client.subscribe(ROOM);
+    node.onHandshake = (_socket, rooms) => rooms.map((asked) => handshakeAnswer(asked, 3));
+    // The connection takes longer than the client waits for an answer: an unsubscribe sent
+    // before it is up is dropped from Socket.IO's buffer.
+    node.admissionDelayMs = ACK_TIMEOUT_MS * 2;
+    let unsubscribed: Promise<unknown> | undefined;
+    beforeHandshake = () => {
+      beforeHandshake = undefined;
+      unsubscribed = client.unsubscribe(ROOM).catch((error: unknown) => error);
+    };
+    node.dropConnections();
+    await waitFor(() => unsubscribed !== undefined, { timeoutMs: 10_000, what: 'the handshake' });
+    expect(await unsubscribed).toMatchObject({ code: 'timeout' });
+    // The node joined the room for the handshake (the scripted node does as its answer says).
+    await waitFor(() => node.handshakes.length === 2, { timeoutMs: 10_000, what: 'reconnected' });
+    expect(node.handshakes.at(-1)?.map(({ room }) => room)).toEqual([ROOM]);
+    await waitFor(() => node.unsubscribes.includes(ROOM), { what: 'the client leaves it again' });
+    expect(node.sockets[0]?.rooms.has(ROOM)).toBe(false);
+  });
 });

@@ -30,6 +30,10 @@ export class ScriptedNode {
   /** Answers each `subscribe` as it arrives; by default at once, at offset 0 of `E1`. */
   onSubscribe: (call: SubscribeCall) => void = (call) =>
     call.answer({ ok: true, room: call.room, offset: 0, epoch: 'E1' });
+  /** The rooms of every `unsubscribe` received, in order. */
+  readonly unsubscribes: string[] = [];
+  /** How long admitting a connection takes (the `connect` is answered after it). */
+  admissionDelayMs = 0;
   /** The rooms each connection asked for in its handshake (`auth.rooms`), in order. */
   readonly handshakes: HandshakeRoom[][] = [];
   /**
@@ -54,6 +58,10 @@ export class ScriptedNode {
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     const { port } = http.address() as AddressInfo;
     const node = new ScriptedNode(io, `http://127.0.0.1:${port}`, user);
+    io.use((_socket, next) => {
+      if (node.admissionDelayMs === 0) next();
+      else setTimeout(next, node.admissionDelayMs);
+    });
     io.on('connection', (socket) => {
       socket.on('subscribe', (room: string, ...rest: unknown[]) => {
         const reply = rest.at(-1) as (ack: RoomAck) => void;
@@ -67,6 +75,7 @@ export class ScriptedNode {
         node.onSubscribe(call);
       });
       socket.on('unsubscribe', (room: string, answer: (ack: RoomAck) => void) => {
+        node.unsubscribes.push(room);
         socket.leave(room);
         answer({ ok: true, room });
       });
