@@ -214,6 +214,26 @@ describe('PushClient against a scripted node: no silent gap', () => {
   });
 });
 
+/**
+ * A client of `url` (tracked for closing) whose next handshake runs a hook while it is being sent,
+ * the rooms it asks for already chosen (the hook is called from the token function).
+ */
+function handshakeHooked(url: string) {
+  let hook: (() => void) | undefined;
+  const client = new PushClient(url, {
+    transports: ['websocket'],
+    ackTimeoutMs: ACK_TIMEOUT_MS,
+    token: () => {
+      const run = hook;
+      hook = undefined;
+      run?.();
+      return 'scripted-token';
+    },
+  });
+  clients.push(client);
+  return { client, beforeNextHandshake: (next: () => void) => (hook = next) };
+}
+
 /** A node's answer to a handshake room: what followed `since` up to `upTo`, replayed in it. */
 function handshakeAnswer(asked: HandshakeRoom, upTo: number): HandshakeJoin {
   const from = (asked.since?.offset ?? upTo) + 1;
@@ -288,29 +308,18 @@ describe('PushClient rejoining in its handshake', () => {
 
   it('joins afresh a room left and subscribed again while its handshake was on the way: the node took it out meanwhile', async () => {
     node = await ScriptedNode.start();
-    let beforeHandshake: (() => void) | undefined;
-    const client = new PushClient(node.url, {
-      transports: ['websocket'],
-      ackTimeoutMs: ACK_TIMEOUT_MS,
-      // Called as each handshake is sent, the rooms it asks for already chosen.
-      token: () => {
-        beforeHandshake?.();
-        return 'scripted-token';
-      },
-    });
-    clients.push(client);
+    const { client, beforeNextHandshake } = handshakeHooked(node.url);
     const offsets: number[] = [];
     client.on('message', (envelope) => offsets.push(envelope.offset ?? -1));
     node.onSubscribe = (call) => call.answer({ ok: true, room: call.room, offset: 3, epoch: 'E1' });
     await client.subscribe(ROOM);
     node.onHandshake = (_socket, rooms) => rooms.map((asked) => handshakeAnswer(asked, 3));
-    beforeHandshake = () => {
-      beforeHandshake = undefined;
+    beforeNextHandshake(() => {
       // The unsubscribe goes once the connection is up: after the node joined the room for the
       // handshake, so the node ends up out of it.
       void client.unsubscribe(ROOM);
       void client.subscribe(ROOM);
-    };
+    });
     node.dropConnections();
     await waitFor(() => node.sockets[0]?.rooms.has(ROOM) === true, {
       timeoutMs: 10_000,
@@ -374,26 +383,16 @@ describe('PushClient rejoining in its handshake', () => {
 
   it('leaves a room its handshake asked for when it was left before the connection was up, its unsubscribe dropped meanwhile', async () => {
     node = await ScriptedNode.start();
-    let beforeHandshake: (() => void) | undefined;
-    const client = new PushClient(node.url, {
-      transports: ['websocket'],
-      ackTimeoutMs: ACK_TIMEOUT_MS,
-      token: () => {
-        beforeHandshake?.();
-        return 'scripted-token';
-      },
-    });
-    clients.push(client);
+    const { client, beforeNextHandshake } = handshakeHooked(node.url);
     await client.subscribe(ROOM);
     node.onHandshake = (_socket, rooms) => rooms.map((asked) => handshakeAnswer(asked, 3));
     // The connection takes longer than the client waits for an answer: an unsubscribe sent
     // before it is up is dropped from Socket.IO's buffer.
     node.admissionDelayMs = ACK_TIMEOUT_MS * 2;
     let unsubscribed: Promise<unknown> | undefined;
-    beforeHandshake = () => {
-      beforeHandshake = undefined;
+    beforeNextHandshake(() => {
       unsubscribed = client.unsubscribe(ROOM).catch((error: unknown) => error);
-    };
+    });
     node.dropConnections();
     await waitFor(() => unsubscribed !== undefined, { timeoutMs: 10_000, what: 'the handshake' });
     expect(await unsubscribed).toMatchObject({ code: 'timeout' });
