@@ -7,7 +7,9 @@ import { parentPort } from 'node:worker_threads';
 import { io, type Socket } from 'socket.io-client';
 import { PushClient } from '../../src/client/index.js';
 import type { Envelope } from '../../src/protocol/index.js';
+import { LeanPolling } from './lean-polling.js';
 import { LeanWebSocket } from './lean-websocket.js';
+import { LeanWebSocketTransport } from './lean-websocket-transport.js';
 import type { BenchPayload, ClientSpec, DeliveryTally, FromWorker, ToWorker } from './messages.js';
 import { openRawSocketIo } from './raw-socket-io-client.js';
 import { nowMs, SampleBuffer } from './stats.js';
@@ -35,6 +37,16 @@ const port = parentPort;
 if (port === null) throw new Error('load-worker must run as a worker thread');
 const reply = (message: FromWorker, transfer: ArrayBuffer[] = []) =>
   port.postMessage(message, transfer);
+
+/**
+ * A spec's transports as the generator's own implementations: the same requests and frames on the
+ * wire as engine.io-client's Node.js ones, with less of the machine's CPU (which the servers
+ * measured share). For the client library's simulated users (the storm: 1,000 reconnects at
+ * once); the connect workload's `socket.io-client` keeps its stock transports, as in earlier runs.
+ */
+function transportsOf(spec: ClientSpec) {
+  return spec.transports.map((name) => (name === 'polling' ? LeanPolling : LeanWebSocketTransport));
+}
 
 /** Kept-alive connections for the client library's long-polling requests. */
 const keepAliveAgent = new Agent({ keepAlive: true });
@@ -99,7 +111,7 @@ function connectSocketIo(spec: ClientSpec): Promise<SimulatedClient> {
 /** The project's client library: it reconnects through the load balancer and recovers its rooms. */
 async function connectPushClient(spec: ClientSpec): Promise<SimulatedClient> {
   const pushClient = new PushClient(spec.url, {
-    transports: spec.transports,
+    transports: transportsOf(spec),
     // Long-polling requests reuse their connections, as a browser's do.
     agent: keepAliveAgent,
     ...(spec.token === undefined ? {} : { token: spec.token }),

@@ -15,6 +15,7 @@ export {
   type PublishInput,
   PushClient,
   type PushClientOptions,
+  type Transports,
 } from './push-client.js';
 export { PushError, type PushErrorCode } from './push-error.js';
 export type { TokenSource } from './token-source.js';

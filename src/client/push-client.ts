@@ -1,4 +1,4 @@
-import { io, type Socket } from 'socket.io-client';
+import { io, type ManagerOptions, type Socket } from 'socket.io-client';
 import {
   type AckFailure,
   type ClientToServerEvents,
@@ -35,15 +35,20 @@ import { readToken, refreshDelay, type TokenSource, tokenExpiry } from './token-
 /** Application events: event name → type of the `data` it carries. */
 export type EventMap = Record<string, unknown>;
 
+/** Transports as Socket.IO takes them: names, or (Node.js) engine.io-client transport classes. */
+export type Transports = NonNullable<ManagerOptions['transports']>;
+
 /** Options of a {@link PushClient}. */
 export interface PushClientOptions {
   /**
    * Transports to try, in order. Default `['websocket', 'polling']`: WebSocket (one round trip),
    * long-polling within the same attempt when it fails. `['polling', 'websocket']` connects over
    * long-polling and then upgrades (as plain Socket.IO does; after one upgrade the client
-   * reconnects over WebSocket first); `['polling']` never upgrades.
+   * reconnects over WebSocket first); `['polling']` never upgrades. In Node.js, engine.io-client
+   * transport classes may stand for the names (as Socket.IO allows), e.g. a long-polling of your
+   * own: `[NodeWebSocket, MyPolling]`.
    */
-  transports?: TransportName[];
+  transports?: Transports;
   /** Reconnect after a lost connection, with backoff. Default `true`. */
   reconnection?: boolean;
   /** How long `subscribe`, `unsubscribe` and `publish` wait for the server. Default 10 s. */
@@ -192,7 +197,7 @@ export class PushClient<Events extends EventMap = EventMap> {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
   /** The transports of the next connection, in the order tried. */
-  private transports: TransportName[];
+  private transports: Transports;
 
   /**
    * Connects at once.
@@ -204,7 +209,8 @@ export class PushClient<Events extends EventMap = EventMap> {
     this.ackTimeoutMs = options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     this.waiters = new SubscribeWaiters(this.ackTimeoutMs);
     this.token = options.token;
-    this.transports = [...(options.transports ?? ['websocket', 'polling'])];
+    // A copy: the order changes once WebSocket has worked.
+    this.transports = (options.transports?.slice() ?? ['websocket', 'polling']) as Transports;
     const socketOptions = {
       transports: this.transports,
       // A failed first transport falls back to the next within the same attempt.
@@ -815,8 +821,13 @@ export class PushClient<Events extends EventMap = EventMap> {
    * storm), falling back to long-polling within the same attempt should it fail.
    */
   private reconnectOverWebsocket(): void {
-    if (this.transports[0] === 'websocket') return;
-    this.transports = ['websocket', ...this.transports.filter((name) => name !== 'websocket')];
+    const transports: Array<Transports[number]> = this.transports;
+    const websocket = transports.filter((transport) => transportName(transport) === 'websocket');
+    if (websocket.length === 0 || transports[0] === websocket[0]) return;
+    this.transports = [
+      ...websocket,
+      ...transports.filter((transport) => !websocket.includes(transport)),
+    ] as Transports;
     this.socket.io.opts.transports = this.transports;
   }
 
@@ -890,6 +901,11 @@ const SERVER_EVENTS: ReadonlySet<string> = new Set([
   'presence',
   'unsubscribed',
 ]);
+
+/** A transport's name, given as a name or as an engine.io-client class (whose prototype names it). */
+function transportName(transport: Transports[number]): string {
+  return typeof transport === 'string' ? transport : (transport.prototype as { name: string }).name;
+}
 
 /** A random idempotency key (32 hex digits); `getRandomValues` works on plain-HTTP pages too. */
 function randomKey(): string {

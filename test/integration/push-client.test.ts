@@ -1,3 +1,4 @@
+import { NodeWebSocket, NodeXHR } from 'socket.io-client';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/shared/free-port.js';
 import {
@@ -135,7 +136,7 @@ describe('PushClient', () => {
     expect(seen).toEqual([id]);
   });
 
-  it('connects over WebSocket by default; after an upgrade reconnects over WebSocket at once; over long-polling when told to', async () => {
+  it('connects over WebSocket by default; after an upgrade reconnects over WebSocket at once (transports given by name or by class); over long-polling when told to', async () => {
     const node = await start({ NODE_ID: 'pc-ws' });
     const opened: string[] = [];
     node.server.io.engine.on('connection', (conn: { transport: { name: string } }) => {
@@ -143,27 +144,32 @@ describe('PushClient', () => {
     });
     const upgrading = new PushClient<Events>(node.url, { transports: ['polling', 'websocket'] });
     clients.push(upgrading);
+    // Socket.IO's own classes stand for the names, as a Node.js application may pass its own.
+    const byClass = new PushClient<Events>(node.url, { transports: [NodeXHR, NodeWebSocket] });
+    clients.push(byClass);
     const pollingOnly = new PushClient<Events>(node.url, { transports: ['polling'] });
     clients.push(pollingOnly);
     const byDefault = client(node.url);
-    await Promise.all([upgrading.ready(), pollingOnly.ready(), byDefault.ready()]);
+    await Promise.all([upgrading.ready(), byClass.ready(), pollingOnly.ready(), byDefault.ready()]);
     expect(byDefault.status.transport).toBe('websocket');
     byDefault.close();
-    await waitFor(() => upgrading.status.transport === 'websocket', { what: 'the upgrade' });
-    expect(opened.sort()).toEqual(['polling', 'polling', 'websocket']);
+    await waitFor(
+      () => upgrading.status.transport === 'websocket' && byClass.status.transport === 'websocket',
+      { what: 'the upgrades' },
+    );
+    expect(opened.sort()).toEqual(['polling', 'polling', 'polling', 'websocket']);
     opened.length = 0;
-    const sids = [upgrading.sid, pollingOnly.sid];
+    const sids = [upgrading.sid, byClass.sid, pollingOnly.sid];
     for (const socket of node.server.io.of('/').sockets.values()) socket.conn.close();
     await waitFor(
       () =>
-        upgrading.status.state === 'connected' &&
-        pollingOnly.status.state === 'connected' &&
-        upgrading.sid !== sids[0] &&
-        pollingOnly.sid !== sids[1],
-      { timeoutMs: 10_000, what: 'both back' },
+        [upgrading, byClass, pollingOnly].every(
+          (each, index) => each.status.state === 'connected' && each.sid !== sids[index],
+        ),
+      { timeoutMs: 10_000, what: 'all three back' },
     );
-    // One handshake over WebSocket (no polling round trips), one over long-polling as configured.
-    expect(opened.sort()).toEqual(['polling', 'websocket']);
+    // Two handshakes over WebSocket (no polling round trips), one over long-polling as configured.
+    expect(opened.sort()).toEqual(['polling', 'websocket', 'websocket']);
   });
 
   it("rejoins many rooms within the node's event budget: never refused, never cut off", async () => {
