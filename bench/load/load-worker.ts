@@ -2,7 +2,6 @@
  * A load-generator worker thread: holds a share of the simulated clients, records when each
  * benchmark message reaches each client, and accounts for every expected delivery.
  */
-import { Agent } from 'node:http';
 import { parentPort } from 'node:worker_threads';
 import { io, type Socket } from 'socket.io-client';
 import { PushClient } from '../../src/client/index.js';
@@ -48,8 +47,6 @@ function transportsOf(spec: ClientSpec) {
   return spec.transports.map((name) => (name === 'polling' ? LeanPolling : LeanWebSocketTransport));
 }
 
-/** Kept-alive connections for the client library's long-polling requests. */
-const keepAliveAgent = new Agent({ keepAlive: true });
 let clients: SimulatedClient[] = [];
 let maxSeq = 0;
 let received = 0;
@@ -111,9 +108,8 @@ function connectSocketIo(spec: ClientSpec): Promise<SimulatedClient> {
 /** The project's client library: it reconnects through the load balancer and recovers its rooms. */
 async function connectPushClient(spec: ClientSpec): Promise<SimulatedClient> {
   const pushClient = new PushClient(spec.url, {
+    // Long-polling requests reuse kept-alive connections, as a browser's do (lean-polling.ts).
     transports: transportsOf(spec),
-    // Long-polling requests reuse their connections, as a browser's do.
-    agent: keepAliveAgent,
     ...(spec.token === undefined ? {} : { token: spec.token }),
     ackTimeoutMs: 30_000,
   });
