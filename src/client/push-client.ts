@@ -20,15 +20,10 @@ import {
 } from '../protocol/index.js';
 import { backoffDelay } from './backoff.js';
 import type { ConnectionStatus, StatusChange, TransportName } from './connection-status.js';
-import { EventPacer } from './event-pacer.js';
+import { type JoinCause, type JoinRound, JoinRounds } from './join-rounds.js';
 import { PushError } from './push-error.js';
 import { type RejoinOutcome, type ResubscribedChange, Resubscription } from './resubscription.js';
-import {
-  type GapCause,
-  type RoomArrival,
-  RoomSequence,
-  type SequenceStep,
-} from './room-sequence.js';
+import { type RoomArrival, RoomSequence, type SequenceStep } from './room-sequence.js';
 import { SubscribeWaiters } from './subscribe-waiters.js';
 import { readToken, refreshDelay, type TokenSource, tokenExpiry } from './token-source.js';
 
@@ -107,27 +102,15 @@ const RETRIED_ALWAYS: ReadonlySet<string> = new Set([
 ]);
 /** Refusals of a `subscribe` that pass: the client asks again after a backoff. */
 const JOIN_RETRIED: ReadonlySet<string> = new Set(['unavailable', 'rate_limited', 'internal']);
+/** The longest wait between two connection attempts the client makes itself (after a refusal). */
 const MAX_RETRY_DELAY_MS = 30_000;
 /** A node's event budget when its welcome does not say (the defaults of CLIENT_EVENT_RATE/_BURST). */
 const DEFAULT_EVENT_BUDGET = { rate: 20, burst: 50 };
 /** Socket.IO's reconnection backoff: its first step, and how far each step is spread (±90 %). */
 const RECONNECT_DELAY_MS = 500;
 const RECONNECT_JITTER = 0.9;
-/** The longest a join waits for its answer before it is sent again (never shorter than the ack timeout). */
-const MAX_JOIN_WAIT_MS = 60_000;
 /** How long after a refused refresh the client asks its token function again. */
 const REFRESH_RETRY_MS = 5_000;
-
-/** Why a room is being joined on the current connection. */
-type JoinCause = 'subscribe' | 'resubscribe' | GapCause;
-
-/** A `subscribe` on the current connection, sent again until the node answers. */
-interface JoinRound {
-  cause: JoinCause;
-  /** How many times it was sent (or refused with a code that passes). */
-  attempts: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
-}
 
 /**
  * A client of the push cluster for browsers and Node.js, over `socket.io-client`.
@@ -159,15 +142,13 @@ export class PushClient<Events extends EventMap = EventMap> {
   /** Per room followed (the wanted ones, and the user's own room), where it stands. */
   private readonly sequences = new Map<string, RoomSequence>();
   /** Per room, the `subscribe` outstanding on the current connection. */
-  private readonly joins = new Map<string, JoinRound>();
+  private readonly joins: JoinRounds;
   /** The rooms the latest connection attempt asked to join in its handshake (left since: out). */
   private offered: HandshakeRoom[] = [];
   /** Every room the latest handshake asked for, as sent. */
   private asked: readonly string[] = [];
   private readonly waiters: SubscribeWaiters;
   private resubscription: Resubscription | undefined;
-  /** Paces the subscribes of the current connection within its event budget. */
-  private pacer: EventPacer | undefined;
   private readonly handlers = new Map<string, Set<(envelope: Envelope) => void>>();
   private readonly anyHandlers = new Set<(event: string, envelope: Envelope) => void>();
   private readonly presenceHandlers = new Set<(change: PresenceEvent) => void>();
@@ -208,6 +189,7 @@ export class PushClient<Events extends EventMap = EventMap> {
   constructor(url?: string, options: PushClientOptions = {}) {
     this.ackTimeoutMs = options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     this.waiters = new SubscribeWaiters(this.ackTimeoutMs);
+    this.joins = new JoinRounds(this.ackTimeoutMs, (room, round) => this.emitJoin(room, round));
     this.token = options.token;
     // A copy: the order changes once WebSocket has worked.
     this.transports = (options.transports?.slice() ?? ['websocket', 'polling']) as Transports;
@@ -484,62 +466,44 @@ export class PushClient<Events extends EventMap = EventMap> {
    * `welcome` joins every wanted room.
    */
   private join(room: string, cause: JoinCause): void {
-    if (!this.live || this.closed || this.joins.has(room)) return;
+    if (!this.live || this.closed) return;
     const sequence = this.sequences.get(room);
     if (sequence === undefined) return;
-    const round: JoinRound = { cause, attempts: 0, timer: undefined };
-    this.joins.set(room, round);
+    const round = this.joins.open(room, cause);
+    if (round === undefined) return;
     sequence.joinSent();
-    this.sendJoin(room, round);
+    this.joins.send(room, round);
   }
 
-  /**
-   * Sends the round's `subscribe` and, should no answer come, sends it again after a wait that
-   * doubles each time (from `ackTimeoutMs`, up to a minute): the answer to any of them will do.
-   */
-  private sendJoin(room: string, round: JoinRound): void {
-    if (this.joins.get(room) !== round) return;
-    const emit = () => {
-      if (this.joins.get(room) !== round) return;
-      round.attempts += 1;
-      const since = this.sequences.get(room)?.position;
-      const answered = (ack: RoomAck) => this.joinAnswered(room, round, ack);
-      // What was missed comes in the answer, in one packet (cheaper for both ends in a storm).
-      if (since === undefined) this.socket.emit('subscribe', room, answered);
-      else this.socket.emit('subscribe', room, { since, batch: true }, answered);
-      const wait = Math.min(
-        this.ackTimeoutMs * 2 ** (round.attempts - 1),
-        Math.max(this.ackTimeoutMs, MAX_JOIN_WAIT_MS),
-      );
-      clearTimeout(round.timer);
-      round.timer = setTimeout(() => this.sendJoin(room, round), wait);
-    };
-    // Within the connection's event budget: rejoining many rooms is never refused or cut off.
-    if (this.pacer === undefined) emit();
-    else this.pacer.schedule(emit);
+  /** Sends `room`'s `subscribe` for `round`, since where the client stands in it. */
+  private emitJoin(room: string, round: JoinRound): void {
+    const since = this.sequences.get(room)?.position;
+    const answered = (ack: RoomAck) => this.joinAnswered(room, round, ack);
+    // What was missed comes in the answer, in one packet (cheaper for both ends in a storm).
+    if (since === undefined) this.socket.emit('subscribe', room, answered);
+    else this.socket.emit('subscribe', room, { since, batch: true }, answered);
   }
 
   private joinAnswered(room: string, round: JoinRound, ack: RoomAck): void {
-    if (this.joins.get(room) !== round || this.closed) return;
-    clearTimeout(round.timer);
+    if (!this.joins.isOpen(room, round) || this.closed) return;
     const sequence = this.sequences.get(room);
-    if (sequence === undefined) return;
+    if (sequence === undefined) {
+      this.joins.close(room);
+      return;
+    }
     if (!ack.ok) {
       if (JOIN_RETRIED.has(ack.error.code)) {
         // The node could not serve it just now (Redis, its event rate): asked again later.
-        round.timer = setTimeout(
-          () => this.sendJoin(room, round),
-          backoffDelay(round.attempts, 500, MAX_RETRY_DELAY_MS),
-        );
+        this.joins.retryLater(room, round);
         return;
       }
-      this.joins.delete(room);
+      this.joins.close(room);
       sequence.joinAbandoned();
       this.resubscribed(room, 'failed');
       this.forget(room, PushError.from(ack.error));
       return;
     }
-    this.joins.delete(room);
+    this.joins.close(room);
     for (const replayed of ack.messages ?? []) this.hand(sequence.receive(replayed));
     const step = sequence.joined(ack);
     this.hand(step);
@@ -569,21 +533,14 @@ export class PushClient<Events extends EventMap = EventMap> {
     // is subscribed afresh.
     this.offered = this.offered.filter((offer) => offer.room !== room);
     this.sequences.delete(room);
-    const round = this.joins.get(room);
-    if (round !== undefined) clearTimeout(round.timer);
-    this.joins.delete(room);
+    this.joins.close(room);
     this.waiters.settle(room, reason);
     this.tellResubscribed(this.resubscription?.drop(room));
   }
 
   /** The connection is gone: its joins will never be answered; the next `welcome` starts anew. */
   private abandonJoins(): void {
-    this.pacer?.stop();
-    for (const [room, round] of this.joins) {
-      clearTimeout(round.timer);
-      this.sequences.get(room)?.joinAbandoned();
-    }
-    this.joins.clear();
+    for (const room of this.joins.abandon()) this.sequences.get(room)?.joinAbandoned();
     this.resubscription = undefined;
   }
 
@@ -717,7 +674,7 @@ export class PushClient<Events extends EventMap = EventMap> {
     this.live = true;
     this.retries = 0;
     this.sessionId = welcome.sid;
-    this.pacer = new EventPacer(welcome.events ?? DEFAULT_EVENT_BUDGET);
+    this.joins.paceWithin(welcome.events ?? DEFAULT_EVENT_BUDGET);
     const ownRoom = welcome.guest ? undefined : `${USER_ROOM_PREFIX}${welcome.user}`;
     if (this.ownRoom !== undefined && this.ownRoom !== ownRoom && !this.wanted.has(this.ownRoom)) {
       // Another user now (a token for someone else): the old user's room is not followed.
@@ -731,7 +688,7 @@ export class PushClient<Events extends EventMap = EventMap> {
     if (ownRoom !== undefined && !this.wanted.has(ownRoom)) {
       if (this.sequences.get(ownRoom)?.position !== undefined) rooms.push(ownRoom);
     }
-    const offered = new Map(this.joins);
+    const offered = this.joins.snapshot();
     if (reconnected && rooms.length > 0) {
       this.resubscription = new Resubscription(rooms);
     }
@@ -750,11 +707,10 @@ export class PushClient<Events extends EventMap = EventMap> {
     this.scheduleRefresh();
     const answers = new Map((welcome.joined ?? []).map(({ room, ack }) => [room, ack]));
     for (const [room, round] of offered) {
-      if (this.joins.get(room) !== round || rooms.includes(room)) continue;
+      if (!this.joins.isOpen(room, round) || rooms.includes(room)) continue;
       // Asked for in the handshake, and no longer followed since (another user now): left on the
       // node unless it refused it (a room it joined but left unanswered counts as joined).
-      clearTimeout(round.timer);
-      this.joins.delete(room);
+      this.joins.close(room);
       this.sequences.get(room)?.joinAbandoned();
       if (answers.get(room)?.ok !== false) this.socket.emit('unsubscribe', room, () => {});
     }
@@ -774,7 +730,7 @@ export class PushClient<Events extends EventMap = EventMap> {
         // Subscribed by a `connected` listener: already sent on this connection.
       } else if (ack === undefined) {
         // Not answered with the welcome (a node that does not, or past MAX_HANDSHAKE_ROOMS).
-        this.sendJoin(room, round);
+        this.joins.send(room, round);
       } else {
         round.attempts = 1;
         this.joinAnswered(room, round, ack);
@@ -809,8 +765,7 @@ export class PushClient<Events extends EventMap = EventMap> {
     const cause: JoinCause = this.welcomed ? 'resubscribe' : 'subscribe';
     for (const { room } of this.offered) {
       const sequence = this.sequences.get(room);
-      if (sequence === undefined || this.joins.has(room)) continue;
-      this.joins.set(room, { cause, attempts: 0, timer: undefined });
+      if (sequence === undefined || this.joins.open(room, cause) === undefined) continue;
       sequence.joinSent();
     }
   }
