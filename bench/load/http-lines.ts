@@ -31,21 +31,36 @@ export class HttpLines {
     }
     const head =
       `${body === undefined ? 'GET' : 'POST'} ${target.pathname}${target.search} HTTP/1.1\r\n` +
-      `Host: ${target.host}\r\n` +
+      `Host: ${target.host}\r\nAccept: */*\r\n` +
       (body === undefined
         ? '\r\n'
         : `Content-Type: text/plain;charset=UTF-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`);
-    const line = this.take(target.host) ?? new Line(target.hostname, Number(target.port || 80));
-    return line.send(body === undefined ? head : head + body).then((answer) => {
-      if (line.reusable) this.put(target.host, line);
-      return answer;
-    });
+    const request = body === undefined ? head : head + body;
+    const fresh = () => new Line(target.hostname, Number(target.port || 80));
+    const kept = this.take(target.host);
+    const line = kept ?? fresh();
+    return line.send(request).then(
+      (answer) => this.done(target.host, line, answer),
+      (error: unknown) => {
+        // A kept connection the server closed as the request went out (nothing came back): sent
+        // again on a new one, as browsers do.
+        if (kept === undefined || !(error instanceof Unanswered)) throw error;
+        const retry = fresh();
+        return retry.send(request).then((answer) => this.done(target.host, retry, answer));
+      },
+    );
   }
 
   /** Closes every idle connection. */
   close(): void {
     for (const lines of this.idle.values()) for (const line of lines) line.destroy();
     this.idle.clear();
+  }
+
+  /** The answer came: the connection goes back to the pool if it can carry another request. */
+  private done(host: string, line: Line, answer: HttpAnswer): HttpAnswer {
+    if (line.reusable) this.put(host, line);
+    return answer;
   }
 
   private take(host: string): Line | undefined {
@@ -72,6 +87,9 @@ export class HttpLines {
   }
 }
 
+/** The connection was closed cleanly before any byte of the answer came. */
+class Unanswered extends Error {}
+
 /** One TCP connection, one request at a time. */
 class Line {
   idleSince = 0;
@@ -86,12 +104,23 @@ class Line {
     this.socket = connect({ host, port });
     this.socket.setNoDelay(true);
     this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    this.socket.on('error', (error) => this.end(error));
-    this.socket.on('close', () => this.end(new Error('connection closed')));
+    // The server hung up: no new request on this connection (a body delimited by the close is
+    // answered once it closes).
+    this.socket.on('end', () => {
+      this.open = false;
+    });
+    this.socket.on('error', (error) => this.end(error, false));
+    this.socket.on('close', () => this.end(new Error('connection closed'), true));
   }
 
   get reusable(): boolean {
-    return this.open && !this.closing && this.waiting === undefined;
+    return (
+      this.open &&
+      !this.closing &&
+      this.waiting === undefined &&
+      this.socket.writable &&
+      !this.socket.destroyed
+    );
   }
 
   send(request: string): Promise<HttpAnswer> {
@@ -129,7 +158,9 @@ class Line {
     const bodyStart = headEnd + 4;
     const length = /\r\ncontent-length: *(\d+)/.exec(head)?.[1];
     let body: Buffer | undefined;
-    if (length !== undefined) {
+    if (status === 204 || status === 304) {
+      body = Buffer.alloc(0);
+    } else if (length !== undefined) {
       const end = bodyStart + Number(length);
       if (received.length < end) return;
       body = received.subarray(bodyStart, end);
@@ -146,7 +177,9 @@ class Line {
       this.closing = true;
       return;
     }
-    this.closing = /\r\nconnection: *close/.test(head);
+    this.closing =
+      /\r\nconnection: *close/.test(head) ||
+      (head.startsWith('http/1.0') && !/\r\nconnection: *keep-alive/.test(head));
     this.answer({ status, text: body.toString('utf8') });
     if (this.closing) this.destroy();
   }
@@ -160,16 +193,17 @@ class Line {
 
   private fail(error: Error): void {
     this.destroy();
-    this.end(error);
+    this.end(error, false);
   }
 
-  private end(error: Error): void {
+  /** The connection is gone: what waits is answered (a body delimited by a clean close) or rejected. */
+  private end(error: Error, clean: boolean): void {
     this.open = false;
     const waiting = this.waiting;
     if (waiting === undefined) return;
     const received = this.received;
     const headEnd = received?.indexOf('\r\n\r\n') ?? -1;
-    if (this.closing && received !== undefined && headEnd !== -1) {
+    if (clean && this.closing && received !== undefined && headEnd !== -1) {
       // A body delimited by the close.
       const head = received.toString('latin1', 0, headEnd);
       this.answer({
@@ -179,7 +213,9 @@ class Line {
       return;
     }
     this.waiting = undefined;
-    waiting.reject(error);
+    // Closed cleanly with nothing back: the server did not answer it (a reset may have dropped an
+    // answer, so that one is not sent again).
+    waiting.reject(received === undefined && clean ? new Unanswered(error.message) : error);
   }
 }
 

@@ -10,16 +10,23 @@ class LeanSocketShim {
   binaryType = 'nodebuffer';
   private socket: LeanWebSocket | undefined;
   private closed = false;
+  /** Gives up a connection still waiting for its upgrade. */
+  private readonly connecting = new AbortController();
 
   constructor(uri: string) {
-    LeanWebSocket.open(uri, {
-      // The server's first frames can come with its 101, before `open` has resolved.
-      onMessage: (text, socket) => {
-        this.opened(socket);
-        this.onmessage?.({ data: text });
+    LeanWebSocket.open(
+      uri,
+      {
+        // The server's first frames can come with its 101, before `open` has resolved.
+        onMessage: (text, socket) => {
+          this.opened(socket);
+          this.onmessage?.({ data: text });
+        },
+        onClose: (reason) => this.onclose?.({ reason }),
       },
-      onClose: (reason) => this.onclose?.({ reason }),
-    }).then(
+      undefined,
+      this.connecting.signal,
+    ).then(
       (socket) => this.opened(socket),
       (error: unknown) => {
         if (this.closed) return;
@@ -35,7 +42,8 @@ class LeanSocketShim {
 
   close(): void {
     this.closed = true;
-    this.socket?.terminate();
+    if (this.socket === undefined) this.connecting.abort();
+    else this.socket.terminate();
   }
 
   private opened(socket: LeanWebSocket): void {

@@ -35,11 +35,15 @@ export class LeanWebSocket {
     private readonly handlers: LeanWebSocketHandlers,
   ) {}
 
-  /** Connects to `url` (`ws://host:port/path?query`); resolves once the upgrade is accepted. */
+  /**
+   * Connects to `url` (`ws://host:port/path?query`); resolves once the upgrade is accepted.
+   * `signal` gives up before then: the connection is closed and the promise rejects.
+   */
   static async open(
     url: string,
     handlers: LeanWebSocketHandlers,
     timeoutMs = 30_000,
+    signal?: AbortSignal,
   ): Promise<LeanWebSocket> {
     const target = new URL(url);
     if (target.protocol !== 'ws:') throw new Error(`only ws:// URLs are supported (got ${url})`);
@@ -55,11 +59,18 @@ export class LeanWebSocket {
         () => fail(new Error(`no upgrade within ${timeoutMs} ms`)),
         timeoutMs,
       );
+      const abort = () => fail(new Error('aborted before the upgrade'));
       function fail(error: Error): void {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
         socket.destroy();
         reject(error);
       }
+      if (signal?.aborted) {
+        fail(new Error('aborted before the upgrade'));
+        return;
+      }
+      signal?.addEventListener('abort', abort, { once: true });
       const onHeadData = (chunk: Buffer) => {
         head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
         const end = head.indexOf('\r\n\r\n');
@@ -82,6 +93,7 @@ export class LeanWebSocket {
           return;
         }
         clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
         socket.off('error', fail);
         socket.off('close', onEarlyClose);
         const client = new LeanWebSocket(socket, handlers);

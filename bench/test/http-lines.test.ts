@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HttpLines } from '../load/http-lines.js';
 
 const servers: Server[] = [];
@@ -65,7 +65,7 @@ describe("the load generator's HTTP connections", () => {
     expect(await lines.exchange(url)).toMatchObject({ status: 200 });
     expect(connections()).toBe(1);
     expect(requests[0]).toMatch(
-      /^GET \/socket\.io\/\?EIO=4&transport=polling HTTP\/1\.1\r\nHost: 127\.0\.0\.1:\d+\r\n\r\n$/,
+      /^GET \/socket\.io\/\?EIO=4&transport=polling HTTP\/1\.1\r\nHost: 127\.0\.0\.1:\d+\r\nAccept: \*\/\*\r\n\r\n$/,
     );
     expect(requests[1]).toMatch(/^POST .* HTTP\/1\.1\r\n/);
     expect(requests[1]).toContain(
@@ -105,6 +105,62 @@ describe("the load generator's HTTP connections", () => {
     expect(await lines.exchange(url)).toEqual({ status: 502, text: 'bad' });
     // The close-delimited answer ended its connection: the third request needed another one.
     expect(connections()).toBe(2);
+  });
+
+  it('reads a chunked body that arrives in pieces, a character cut between them', async () => {
+    const { url } = await scripted((_request, _index, socket) => {
+      const body = Buffer.from('aé'.repeat(3_000));
+      const head = `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n`;
+      const whole = Buffer.concat([Buffer.from(head), body, Buffer.from('\r\n0\r\n\r\n')]);
+      // Cut inside the size line, inside the data (within a two-byte character), before the end.
+      const cuts = [head.length - 3, head.length + 1001, whole.length - 3];
+      let from = 0;
+      for (const [index, cut] of cuts.entries()) {
+        const piece = whole.subarray(from, cut);
+        setTimeout(() => socket.write(piece), 20 * index);
+        from = cut;
+      }
+      setTimeout(() => socket.write(whole.subarray(from)), 20 * cuts.length);
+      return undefined;
+    });
+    expect(await lines.exchange(url)).toEqual({ status: 200, text: 'aé'.repeat(3_000) });
+  });
+
+  it('takes a new connection after Connection: close, after the server hung up, and after 20 s idle', async () => {
+    const { url, connections } = await scripted((_request, index, socket) => {
+      if (index === 0) return `${ok('one').replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n')}`;
+      if (index === 1) {
+        // Answered, then the server closes its side (as nginx does on a reload).
+        socket.end(ok('two'));
+        return undefined;
+      }
+      return ok(`three-${index}`);
+    });
+    expect((await lines.exchange(url)).text).toBe('one');
+    expect((await lines.exchange(url)).text).toBe('two');
+    // Taken from the pool before or after the hang-up was seen: either way answered, on a new
+    // connection (a request on the closed one is sent again).
+    expect((await lines.exchange(url)).text).toMatch(/^three-/);
+    expect(connections()).toBe(3);
+    const now = Date.now();
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(now + 21_000);
+    try {
+      expect((await lines.exchange(url)).text).toMatch(/^three-/);
+    } finally {
+      clock.mockRestore();
+    }
+    expect(connections()).toBe(4);
+  });
+
+  it('answers 204 without waiting for a body; a body cut by a reset is an error', async () => {
+    const { url } = await scripted((_request, index, socket) => {
+      if (index === 0) return 'HTTP/1.1 204 No Content\r\n\r\n';
+      socket.write('HTTP/1.1 200 OK\r\n\r\npart of');
+      setTimeout(() => socket.resetAndDestroy(), 20);
+      return undefined;
+    });
+    expect(await lines.exchange(url)).toEqual({ status: 204, text: '' });
+    await expect(lines.exchange(url)).rejects.toThrow(/ECONNRESET/);
   });
 
   it('rejects when the connection is cut before the answer, or cannot be opened', async () => {

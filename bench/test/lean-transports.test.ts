@@ -1,5 +1,9 @@
 import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo, Socket as NetSocket } from 'node:net';
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  type Socket as NetSocket,
+} from 'node:net';
 import { Server } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -79,7 +83,9 @@ describe("the load generator's Socket.IO transports", () => {
       const reasons: string[] = [];
       socket.on('disconnect', (reason) => reasons.push(reason));
 
-      // The TCP connections go, as when a node is killed.
+      // The node is killed: its connections go, and nothing listens any more (a poll on a kept
+      // connection that closed without an answer is sent again, and refused).
+      http?.close();
       for (const connection of connections) connection.destroy();
       await vi.waitFor(() => expect(reasons).toHaveLength(1), { timeout: 10_000 });
       expect(reasons[0]).toMatch(/^transport (error|close)$/);
@@ -103,6 +109,33 @@ describe("the load generator's Socket.IO transports", () => {
       await expect(connected(socket)).rejects.toThrow(message);
     },
   );
+
+  it('websocket: a connect given up before the upgrade closes its TCP connection', async () => {
+    // A server that accepts the connection and never answers the upgrade.
+    const silent = createNetServer((connection) => {
+      // Read (and drop) what comes, so that the client's close is seen.
+      connection.resume();
+      open.add(connection);
+      connection.on('close', () => open.delete(connection));
+    });
+    const open = new Set<NetSocket>();
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const socket = io(`http://127.0.0.1:${port}`, {
+        transports: [LeanWebSocketTransport],
+        forceNew: true,
+        reconnection: false,
+        timeout: 300,
+      });
+      client = socket;
+      await expect(connected(socket)).rejects.toThrow(/timeout/);
+      await vi.waitFor(() => expect(open.size).toBe(0), { timeout: 5_000 });
+    } finally {
+      for (const connection of open) connection.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
 
   it('upgrades from the lean long-polling to the lean WebSocket', async () => {
     const { url } = await startServer();

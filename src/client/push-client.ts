@@ -30,8 +30,10 @@ import { readToken, refreshDelay, type TokenSource, tokenExpiry } from './token-
 /** Application events: event name → type of the `data` it carries. */
 export type EventMap = Record<string, unknown>;
 
+/** An engine.io-client transport class (Node.js), as Socket.IO takes it. */
+type TransportClass = Exclude<NonNullable<ManagerOptions['transports']>[number], string>;
 /** Transports as Socket.IO takes them: names, or (Node.js) engine.io-client transport classes. */
-export type Transports = NonNullable<ManagerOptions['transports']>;
+export type Transports = TransportName[] | TransportClass[];
 
 /** Options of a {@link PushClient}. */
 export interface PushClientOptions {

@@ -75,6 +75,27 @@ describe('JoinRounds', () => {
     expect(sent).toHaveLength(2);
   });
 
+  it('a refusal that passes replaces the pending resend: one send after the backoff, none extra', () => {
+    const { rounds, sent } = recording(10_000);
+    const round = open(rounds, 'a', 'resubscribe');
+    rounds.send('a', round);
+    rounds.retryLater('a', round);
+    // Past the first ack wait (10 s): only the backoff's send, whose own wait is 20 s.
+    vi.advanceTimersByTime(15_000);
+    expect(sent).toHaveLength(2);
+  });
+
+  it('a round closed while it waits for the budget is never sent', () => {
+    const { rounds, sent } = recording();
+    rounds.paceWithin({ rate: 10, burst: 2 });
+    rounds.send('a', open(rounds, 'a'));
+    rounds.send('b', open(rounds, 'b'));
+    expect(sent).toEqual(['a#1@0']);
+    rounds.close('b');
+    vi.advanceTimersByTime(1_000);
+    expect(sent).toEqual(['a#1@0', 'a#2@1000']);
+  });
+
   it('sends within the connection event budget, and nothing once abandoned', () => {
     const { rounds, sent } = recording();
     rounds.paceWithin({ rate: 10, burst: 4 });
